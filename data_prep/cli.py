@@ -1,19 +1,26 @@
-"""`mammoseg-prep`: prepare the `kth-seg` mammography data (merge masks, build crop stores, inspect them).
+"""`mammoseg-prep`: build each thesis' training set on disk, inspect it, export it for nnU-Net.
 
-    mammoseg-prep synth-kthseg --root data/kthseg --cases 24
+    mammoseg-prep synth-kthseg --root data/kthseg --cases 24      (also synth-mass, synth-ddsm, synth-ct,
+                                                                  synth-cityscapes for the other layouts)
     mammoseg-prep merge  --root data/kthseg [--sigma 2]
     mammoseg-prep crops  --root data/kthseg --out crops256_train.h5 --size 256 --per-image 50 --split train
-    mammoseg-prep inspect --store crops256_train.h5
+    mammoseg-prep kth-cls   --root data/ddsm --out kthcls128.h5
+    mammoseg-prep oulu-mass --root data/inbreast --out data/inbreast512
+    mammoseg-prep pig-ct    --root data/pigct --out pigct_train.h5 --split train [--blocks-per-scan 100]
+    mammoseg-prep inspect --store crops256_train.h5 [--store crops256_val.h5 ...]
+    mammoseg-prep inspect --root data/kthseg [--dataset kth-seg|cityscapes|oulu-mass|pig-ct]
+    mammoseg-prep export-nnunet --dataset kth-seg --root data/kthseg --out nnUNet_raw --id 501
 
 Errors in the data or options print one line `mammoseg-prep: error: ...` and exit with status 2.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
-from mammoseg.errors import MammosegError
+from mammoseg.errors import ConfigError, MammosegError
 
 PROG = "mammoseg-prep"
 
@@ -64,35 +71,139 @@ def _cmd_synth(args) -> None:
     print(f"wrote synthetic kth-seg dataset to {root}")
 
 
-def format_inspection(store_path: str | Path) -> str:
-    """Crop count, crop size and the per-class pixel shares of one store, laid out like thesis Table 4.2."""
+def _synth_runner(module: str, function: str, kind: str, options):
+    """A `synth-*` command: the generator `module.function(root, seed=..., **options(args))`."""
+    def run(args) -> None:
+        make = getattr(importlib.import_module(module), function)
+        root = make(args.root, seed=args.seed, **options(args))
+        print(f"wrote synthetic {kind} dataset to {root}")
+    return run
+
+
+_SYNTH_COMMANDS = {  # command: (module, function, dataset kind, options from args, help)
+    "synth-mass": ("mammoseg.data.synthetic_mass", "make_mass_dataset", "oulu-mass",
+                   lambda a: {"n_cases": a.cases, "size": tuple(a.size), "fmt": a.format},
+                   "write a small synthetic dataset in the oulu-mass / INbreast-like layout"),
+    "synth-ddsm": ("mammoseg.data.synthetic_ddsm", "make_ddsm_like", "kth-cls",
+                   lambda a: {"n_per_class": a.per_class, "size": tuple(a.size)},
+                   "write a small synthetic dataset in the kth-cls (DDSM-like) layout"),
+    "synth-ct": ("mammoseg.data.synthetic_ct", "make_ct_dataset", "pig-ct",
+                 lambda a: {"n_scans": a.scans, "shape": tuple(a.shape), "fmt": a.format},
+                 "write a small synthetic dataset in the pig-ct layout"),
+    "synth-cityscapes": ("mammoseg.data.synthetic_cityscapes", "make_cityscapes_like", "Cityscapes",
+                         lambda a: {"n_per_split": {"train": a.train, "val": a.val}, "size": tuple(a.size)},
+                         "write a small synthetic dataset in the official Cityscapes layout"),
+}
+
+
+def _add_synth_commands(sub) -> None:
+    parsers = {}
+    for command, (module, function, kind, options, help_text) in _SYNTH_COMMANDS.items():
+        parser = sub.add_parser(command, help=help_text)
+        parser.add_argument("--root", required=True, type=Path)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.set_defaults(run=_synth_runner(module, function, kind, options))
+        parsers[command] = parser
+    size = {"type": _positive_int, "nargs": 2, "metavar": ("H", "W")}
+    parsers["synth-mass"].add_argument("--cases", type=_positive_int, default=16)
+    parsers["synth-mass"].add_argument("--size", default=(256, 192), **size)
+    parsers["synth-mass"].add_argument("--format", choices=("dcm", "png"), default="dcm")
+    parsers["synth-ddsm"].add_argument("--per-class", type=_positive_int, default=8)
+    parsers["synth-ddsm"].add_argument("--size", default=(256, 256), **size)
+    parsers["synth-ct"].add_argument("--scans", type=_positive_int, default=3)
+    parsers["synth-ct"].add_argument("--shape", type=_positive_int, nargs=3, metavar=("Z", "Y", "X"),
+                                     default=(48, 64, 64))
+    parsers["synth-ct"].add_argument("--format", choices=("npy", "dicom"), default="npy")
+    parsers["synth-cityscapes"].add_argument("--train", type=int, default=8, help="images in train")
+    parsers["synth-cityscapes"].add_argument("--val", type=int, default=4, help="images in val")
+    parsers["synth-cityscapes"].add_argument("--size", default=(128, 256), **size)
+
+
+def format_inspection(*store_paths: str | Path) -> str:
+    """Crop count and % of pixels per class of one or more crop stores, one column each (thesis Table 4.2)."""
     from mammoseg.io.store import read_crop_store
 
     from .crops import class_pixel_percentages
+    from .tables import format_percentage_table
 
-    store = read_crop_store(store_path, arrays=False)
-    percentages = class_pixel_percentages(store_path)
-    n_elastic = int(store.manifest["elastic"].sum())
-    n_fallback = int((store.manifest["chosen_id"] < 0).sum())
-    split = store.attrs.get("split", "?")
-    width = max(len(name) for name in percentages.index)
-    lines = [f"store: {store_path}",
-             f"crop size: {store.crop_size} pixels   split: {split}   label set: {store.attrs.get('label_set')}",
-             f"{'# Crops':<{width}}  {len(store)}",
-             f"{'elastic':<{width}}  {n_elastic}   uniform-centre fallbacks: {n_fallback}",
-             f"{'class':<{width}}  % of pixels"]
-    lines += [f"{name.replace('_', ' '):<{width}}  {value:6.2f}%" for name, value in percentages.items()]
-    return "\n".join(lines)
+    lines, columns = [], {}
+    for path in store_paths:
+        store = read_crop_store(path, arrays=False)
+        split = store.attrs.get("split", "?")
+        n_elastic = int(store.manifest["elastic"].sum())
+        n_fallback = int((store.manifest["chosen_id"] < 0).sum())
+        lines.append(f"store: {path}   crop size: {store.crop_size}   split: {split}   label set: "
+                     f"{store.attrs.get('label_set')}   elastic: {n_elastic}   uniform-centre fallbacks: {n_fallback}")
+        title = f"{store.crop_size} {split}"
+        while title in columns:  # two stores of the same size and split: keep both columns
+            title += "'"
+        columns[title] = (len(store), class_pixel_percentages(path))
+    return "\n".join(lines + [format_percentage_table(columns, "# Crops")])
 
 
 def _cmd_inspect(args) -> None:
-    print(format_inspection(args.store))
+    if bool(args.store) == bool(args.root):
+        raise ConfigError("inspect needs either --store (one or more crop stores) or --root (a dataset)")
+    if args.store:
+        print(format_inspection(*args.store))
+        return
+    from .tables import COUNT_LABELS, dataset_percentages, format_percentage_table
+
+    columns = dataset_percentages(args.dataset, args.root, progress_bar=not args.quiet)
+    print(f"dataset: {args.root} ({args.dataset}), % of pixels per class over full label maps")
+    print(format_percentage_table(columns, COUNT_LABELS[args.dataset]))
+
+
+def _cmd_kth_cls(args) -> None:
+    from mammoseg.data.preprocess import ClaheParams, KthClsParams
+
+    from .classification import build_classification_set
+
+    params = KthClsParams(crop_mode=args.crop, work_size=args.work_size, out_size=args.size,
+                          clahe=ClaheParams(args.clip_limit, tuple(args.tiles), args.bins))
+    report = build_classification_set(args.root, args.out, params, test_fraction=args.test_fraction,
+                                      seed=args.seed, progress_bar=not args.quiet)
+    kept = ", ".join(f"{split}/{name} {n}" for (split, name), n in sorted(report.counts.items()))
+    print(f"wrote {report.path}: {kept}; dropped {len(report.dropped)} (ROI cut away by the square crop)")
+
+
+def _cmd_oulu_mass(args) -> None:
+    from .mass import MassPrepParams, build_mass_set
+
+    params = MassPrepParams(size=args.size, breast_crop=not args.no_breast_crop, margin=args.margin,
+                            remove_background=args.remove_background)
+    manifest = build_mass_set(args.root, args.out, params, overwrite=args.overwrite, progress_bar=not args.quiet)
+    print(f"wrote {len(manifest)} images of {args.size}x{args.size} to {args.out}")
+
+
+def _cmd_pig_ct(args) -> None:
+    from .slices import build_slice_store
+
+    report = build_slice_store(args.root, args.out, args.split, planes=args.planes, pad_multiple=args.pad_multiple,
+                               blocks_per_scan=args.blocks_per_scan, block_size=args.block_size, seed=args.seed,
+                               pad_hu=args.pad_hu, progress_bar=not args.quiet)
+    slices = ", ".join(f"{plane} {n}" for plane, n in report.n_slices.items())
+    print(f"wrote {report.path}: {report.n_scans} scans, slices: {slices}, blocks: {report.n_blocks}")
+
+
+def _cmd_export_nnunet(args) -> None:
+    from .nnunet import export_nnunet
+
+    target = export_nnunet(args.dataset, args.root, args.out, args.id, args.name, overwrite=args.overwrite,
+                           progress_bar=not args.quiet)
+    print(f"wrote {target}")
+    if (target / "splits_final.json").is_file():
+        print(f"copy {target / 'splits_final.json'} to $nnUNet_preprocessed/{target.name}/ after "
+              f"nnUNetv2_plan_and_preprocess, then train fold 0 to use our train/val split")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Prepare kth-seg mammography data and crop stores.")
+    parser = argparse.ArgumentParser(prog=PROG, description="Build each thesis' training set on disk, inspect it, "
+                                                            "export it for nnU-Net.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from mammoseg.io.annotations import DEFAULT_MERGE_SIGMA
+
+    from .kinds import EXPORT_KINDS, TABLE_KINDS
 
     merge = sub.add_parser("merge", help="merge every case's binary masks into label.png")
     merge.add_argument("--root", required=True, type=Path, help="dataset root (holds splits.csv)")
@@ -119,11 +230,65 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(run=_cmd_synth)
 
-    inspect = sub.add_parser("inspect", help="crop count and %% of pixels per class of a store")
-    inspect.add_argument("--store", required=True, type=Path)
+    _add_synth_commands(sub)
+
+    inspect = sub.add_parser("inspect", help="%% of pixels per class of crop stores or of a dataset's splits "
+                                             "(thesis Tables 4.1-4.3)")
+    inspect.add_argument("--store", type=Path, action="append", help="a crop store (repeat for more columns)")
+    inspect.add_argument("--root", type=Path, help="a dataset root: one column per split, full label maps")
+    inspect.add_argument("--dataset", choices=TABLE_KINDS, default="kth-seg", help="layout of --root")
     inspect.set_defaults(run=_cmd_inspect)
 
-    for command in (merge, crops):
+    kth_cls = sub.add_parser("kth-cls", help="build the kth-cls classification set (square crop, 1024, CLAHE, 128)")
+    kth_cls.add_argument("--root", required=True, type=Path, help="images/, labels.csv (id, class[, split]), rois/")
+    kth_cls.add_argument("--out", required=True, type=Path, help="output .h5 file")
+    kth_cls.add_argument("--size", type=_positive_int, default=128, help="model input size (thesis: 128)")
+    kth_cls.add_argument("--work-size", type=_positive_int, default=1024, help="resize before CLAHE (thesis: 1024)")
+    kth_cls.add_argument("--crop", choices=("mass", "centre"), default="mass",
+                         help="square crop centred on the intensity centre of mass (default) or the image centre")
+    kth_cls.add_argument("--clip-limit", type=float, default=0.02, help="CLAHE clip limit, skimage units (0.02)")
+    kth_cls.add_argument("--tiles", type=_positive_int, nargs=2, default=(8, 8), metavar=("ROWS", "COLS"),
+                         help="CLAHE contextual regions (8 8)")
+    kth_cls.add_argument("--bins", type=_positive_int, default=256, help="CLAHE histogram bins (256)")
+    kth_cls.add_argument("--test-fraction", type=_probability, default=0.2,
+                         help="per-class test share when labels.csv has no split column (0.2)")
+    kth_cls.add_argument("--seed", type=int, default=0)
+    kth_cls.set_defaults(run=_cmd_kth_cls)
+
+    mass = sub.add_parser("oulu-mass", help="crop to the breast and fit to 512x512 16-bit PNG (oulu-mass layout)")
+    mass.add_argument("--root", required=True, type=Path, help="images/, masks/, meta.csv")
+    mass.add_argument("--out", required=True, type=Path, help="output dataset folder")
+    mass.add_argument("--size", type=_positive_int, default=512, help="square side (thesis: 512)")
+    mass.add_argument("--margin", type=float, default=0.02, help="breast-box margin, share of the image size")
+    mass.add_argument("--no-breast-crop", action="store_true", help="resize the whole image")
+    mass.add_argument("--remove-background", action="store_true", help="blank everything outside the breast")
+    mass.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    mass.set_defaults(run=_cmd_oulu_mass)
+
+    pig = sub.add_parser("pig-ct", help="three-plane slice store (padded to 64) and optional random 96^3 blocks")
+    pig.add_argument("--root", required=True, type=Path, help="<scan>/volume.npy|ct/, <scan>/label.npy, splits.csv")
+    pig.add_argument("--out", required=True, type=Path, help="output .h5 file")
+    pig.add_argument("--split", required=True, choices=("train", "val", "test"))
+    pig.add_argument("--planes", nargs="+", help="any of transverse, sagittal, coronal (default: all three)")
+    pig.add_argument("--pad-multiple", type=_positive_int, default=64, help="pad slices to a multiple (thesis: 64)")
+    pig.add_argument("--pad-hu", type=float, default=-1000.0,
+                     help="padding value in HU (default air, which the HU window maps to 0; 0 = raw-HU zeros)")
+    pig.add_argument("--blocks-per-scan", type=int, default=0,
+                     help="random training blocks per scan (thesis: 100 = 50 steps x 2); 0 = none")
+    pig.add_argument("--block-size", type=_positive_int, default=96, help="block side (thesis: 96)")
+    pig.add_argument("--seed", type=int, default=0)
+    pig.set_defaults(run=_cmd_pig_ct)
+
+    export = sub.add_parser("export-nnunet", help="write the dataset and our split in nnU-Net v2's raw format")
+    export.add_argument("--dataset", required=True, choices=EXPORT_KINDS)
+    export.add_argument("--root", required=True, type=Path, help="dataset root in its mammoseg layout")
+    export.add_argument("--out", required=True, type=Path, help="nnUNet_raw folder")
+    export.add_argument("--id", required=True, type=int, help="nnU-Net dataset id, 1..999 (custom: from 500)")
+    export.add_argument("--name", help="dataset name (default: KthSeg, OuluMass, Cityscapes, PigCT)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing Dataset<ID>_<Name>")
+    export.set_defaults(run=_cmd_export_nnunet)
+
+    for command in (merge, crops, inspect, kth_cls, mass, pig, export):
         command.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
