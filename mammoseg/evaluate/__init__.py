@@ -1,0 +1,1 @@
+"""Full-image inference, metrics over a test set and reports."""

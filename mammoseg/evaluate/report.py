@@ -14,6 +14,18 @@ def _atomic_savefig(fig, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def write_rgb(path: Path, rgb: np.ndarray) -> None:
+    """Atomically write an RGB uint8 image (PNG by suffix)."""
+    import cv2
+
+    from ..io.raster import atomic_write_bytes
+
+    ok, encoded = cv2.imencode(Path(path).suffix or ".png", np.ascontiguousarray(rgb[..., ::-1]))  # OpenCV is BGR
+    if not ok:
+        raise ValueError(f"{path}: OpenCV failed to encode the image")
+    atomic_write_bytes(Path(path), encoded.tobytes())
+
+
 def plot_training_curves(history: list[dict], path: Path) -> None:
     import matplotlib
 

@@ -1,0 +1,62 @@
+"""oulu-mass encoder-decoder segmenters: a ResNet-22 or ResNet-34 encoder with a U-Net or an FPN decoder.
+
+Four registered names (resnet22_unet, resnet22_fpn, resnet34_unet, resnet34_fpn) share this one builder. The
+head is one channel of logits for the binary mass mask (the thesis trains with BCE-with-logits); pass
+final_activation="sigmoid" for probabilities.
+"""
+from __future__ import annotations
+
+import keras
+
+from mammoseg.errors import ConfigError
+from mammoseg.models import blocks
+from mammoseg.models.fpn import fpn_decoder
+from mammoseg.models.registry import register
+from mammoseg.models.resnet import get_spec, load_encoder_weights, pyramid_levels, resnet_features
+from mammoseg.models.unet import OULU_UNET_DECODER_FILTERS, pyramid_unet_decoder
+from mammoseg.models.vgg import scaled
+
+_THESIS = dict(thesis="oulu-mass", table="§3.2.1, Figs 12-13")
+# Registered counts are Keras totals: thesis-stated trainable encoder + decoder counts, plus the BatchNorm moving
+# means/variances Keras also counts (derivation in docs/models.md).
+
+
+@register("resnet34_fpn", **_THESIS, params=21_284_672 + 2_460_929 + 17_024 + 2_048,
+          summary="ImageNet ResNet-34 encoder + FPN decoder",
+          defaults=dict(encoder="resnet34", decoder="fpn", input_shape=(512, 512, 3), name="resnet34_fpn"))
+@register("resnet34_unet", **_THESIS, params=21_284_672 + 6_316_705 + 17_024 + 3_712,
+          summary="ImageNet ResNet-34 encoder + U-Net decoder",
+          defaults=dict(encoder="resnet34", decoder="unet", input_shape=(512, 512, 3), name="resnet34_unet"))
+@register("resnet22_fpn", **_THESIS, params=2_799_536 + 2_338_049 + 4_000 + 2_048,
+          summary="NYU ResNet-22 encoder + FPN decoder (2,799,536 + 2,338,049 trainable)",
+          defaults=dict(encoder="resnet22", decoder="fpn", input_shape=(512, 512, 1), name="resnet22_fpn"))
+@register("resnet22_unet", **_THESIS, params=2_799_536 + 4_773_025 + 4_000 + 3_712,
+          summary="NYU ResNet-22 encoder + U-Net decoder (2,799,536 + 4,773,025 trainable)",
+          defaults=dict(encoder="resnet22", decoder="unet", input_shape=(512, 512, 1), name="resnet22_unet"))
+def build_resnet_segmenter(input_shape=(512, 512, 1), encoder: str = "resnet22", decoder: str = "unet",
+                           num_classes: int = 1, norm: str = "batch", groups: int = 32, width: float = 1.0,
+                           spatial_dropout: float = 0.2, encoder_weights: str | None = None,
+                           final_activation: str | None = None, name: str = "resnet_segmenter") -> keras.Model:
+    """ResNet encoder + U-Net/FPN decoder; logits upsampled (bilinear) to the input size."""
+    if decoder not in ("unet", "fpn"):
+        raise ConfigError(f"decoder must be 'unet' or 'fpn', got {decoder!r}")
+    spec = get_spec(encoder)
+    inputs = blocks.image_input(input_shape)
+    if None in tuple(input_shape)[:2]:
+        raise ConfigError("encoder-decoder models need a fixed input size (the logits are resized to it)")
+    levels = pyramid_levels(resnet_features(inputs, spec, norm=norm, groups=groups, width=width))
+    if decoder == "unet":
+        filters = tuple(scaled(f, width) for f in OULU_UNET_DECODER_FILTERS)
+        x = pyramid_unet_decoder(levels[-5:], filters=filters, norm=norm, groups=groups,
+                                 spatial_dropout=spatial_dropout)
+    else:
+        x = fpn_decoder(levels[-4:], pyramid_filters=scaled(256, width), segmentation_filters=scaled(128, width),
+                        norm=norm, groups=groups, spatial_dropout=spatial_dropout)
+    x = blocks.head(x, num_classes)
+    x = blocks.resize_to(x, tuple(input_shape)[:2], name="logits_resize")
+    if final_activation is not None:
+        x = keras.layers.Activation(final_activation, dtype="float32", name=f"logits_{final_activation}")(x)
+    model = keras.Model(inputs, x, name=name)
+    if encoder_weights is not None:
+        load_encoder_weights(model, encoder_weights, norm=norm)
+    return model
