@@ -10,7 +10,7 @@ from .report import write_rgb
 from ..labels import LabelSet
 from ..train.metrics import confusion_matrix, segmentation_metrics
 from .report import overlay
-from .sliding_window import _predictor, sliding_window_predict
+from .sliding_window import _predictor, sliding_window_labels
 
 
 def prepare_image(image: np.ndarray, max_value: float, channels: int) -> np.ndarray:
@@ -21,9 +21,9 @@ def prepare_image(image: np.ndarray, max_value: float, channels: int) -> np.ndar
 
 def predict_label_map(model, image: np.ndarray, max_value: float, overlap: float = 0.25, predictor=None,
                       **kwargs) -> np.ndarray:
-    probs = sliding_window_predict(model, prepare_image(image, max_value, model.input_shape[-1]), overlap=overlap,
-                                   predictor=predictor, **kwargs)
-    return probs.argmax(-1).astype(np.uint8)
+    """uint8 class ids of a raw grayscale image; gray is replicated per tile, so memory stays ~ one band."""
+    return sliding_window_labels(model, prepare_image(image, max_value, 1), overlap=overlap, predictor=predictor,
+                                 **kwargs)
 
 
 def evaluate_cases(model, root, cases, max_value: float, label_set: LabelSet, overlap: float = 0.25,
@@ -31,7 +31,7 @@ def evaluate_cases(model, root, cases, max_value: float, label_set: LabelSet, ov
     root = Path(root)
     cm = np.zeros((label_set.num_classes,) * 2, np.int64)
     predictions = {}
-    predictor = _predictor(model)
+    predictor = _predictor(model, "auto")
     for case in cases:
         image = read_image(root / case / "image.png")
         label_path = root / case / "label.png"
