@@ -128,7 +128,7 @@ def test_render_case_footprints(rng):
     assert np.median(image[background]) < 0.3 * np.median(image[masks["mammary_gland"]])
 
 
-def test_calcification_specks_are_tiny(tmp_path):
+def test_calcification_specks_are_tiny():
     for seed in range(6):
         _, masks = render_case(np.random.default_rng(seed), SHAPE)
         if "calcifications" in masks:
