@@ -31,7 +31,7 @@ class DemoConfig:
     input_size: int = 96
     model: dict = field(default_factory=lambda: dict(base_filters=16, depth=4, padding="same", norm="batch",
                                                      dropout=0.25))
-    epochs: int = 30
+    epochs: int = 12
     batch_size: int = 8
     learning_rate: float = 0.05
     momentum: float = 0.9
