@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import append_record, cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
+
 import cv2
 import numpy as np
 import skimage
@@ -61,21 +63,10 @@ def timed(fn, image, threads: int | None = None) -> float:
     return time.perf_counter() - start
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def record(lines: list[str]) -> None:
     header = ("# data_prep benchmarks\n\nResults appended by `benchmarks/*.py` (protocol: shared "
               "BENCHMARKS-PROTOCOL.md). The machines are shared with other jobs: read ratios, not absolute times.\n")
-    text = RECORD.read_text(encoding="utf-8") if RECORD.is_file() else header
-    RECORD.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    append_record(RECORD, header, lines)
 
 
 def main(argv=None) -> int:

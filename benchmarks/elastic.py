@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
+
 import numpy as np
 import scipy
 from scipy import ndimage
@@ -34,16 +36,6 @@ SIZE = 512
 
 
 # ------------------------------------------------------------------------------- helpers shared with crop_pipeline.py
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine_lines() -> list[str]:
     """Date, nproc, CPU model, load and versions: the provenance lines every record starts with."""
     import tensorflow as tf

@@ -29,9 +29,10 @@ import platform
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from _common import append_record, cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,16 +45,6 @@ BATCH = 4
 GIB = 2 ** 30
 
 import numpy as np  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def reset_peak_rss() -> bool:
@@ -88,11 +79,7 @@ def record(lines: list[str]) -> None:
     header = ("# Inference benchmarks\n\nResults appended by `benchmarks/inference.py` (protocol: shared "
               "BENCHMARKS-PROTOCOL.md). The machines are shared with other jobs: read ratios, not absolute "
               "times.\n")
-    text = RECORD.read_text(encoding="utf-8") if RECORD.is_file() else header
-    fd, tmp = tempfile.mkstemp(dir=RECORD.parent, prefix=".benchmarks-inference.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
-    os.replace(tmp, RECORD)
+    append_record(RECORD, header, lines)
 
 
 def main(argv=None) -> int:

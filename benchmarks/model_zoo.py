@@ -24,12 +24,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from _common import append_record, machine  # noqa: E402  (benchmarks/ is the script's folder)
 
 import numpy as np
 
@@ -99,27 +99,10 @@ def time_steps(model, reps: int, rng):
     return statistics.median(train), statistics.median(forward)
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs, {cpu}"
-
-
 def append_results(lines: list[str]) -> None:
     """Append atomically (write the whole file to a temp file beside it, then replace)."""
-    old = RESULTS.read_text() if RESULTS.exists() else (
-        "# Model zoo benchmark results\n\nWritten by `benchmarks/model_zoo.py` (parameters and FLOPs at the thesis "
-        "sizes; CPU step times at the timing sizes listed). Newest run last.\n")
-    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, prefix=".benchmarks-model-zoo.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(old.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
-    os.replace(tmp, RESULTS)
+    append_record(RESULTS, "# Model zoo benchmark results\n\nWritten by `benchmarks/model_zoo.py` (parameters and "
+                  "FLOPs at the thesis sizes; CPU step times at the timing sizes listed). Newest run last.\n", lines)
 
 
 def main(argv=None) -> int:
