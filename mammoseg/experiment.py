@@ -45,6 +45,13 @@ def format_value(value, percent: bool) -> str:
     return f"{100 * value:.2f}" if percent else f"{value:.4g}"
 
 
+def _thesis_cell(value, percent: bool) -> str:
+    """Published values as printed: percentages with 2 decimals, other numbers with up to 4 significant digits."""
+    if isinstance(value, (int, float)):
+        return f"{value:.2f}" if percent else f"{value:.4g}"
+    return str(value)
+
+
 def comparison_table(table: ThesisTable, rows: list[ResultRow], context: str = "") -> str:
     """Markdown: our value and the thesis' value side by side for every column."""
     head = ["row"] + [f"{h} (ours)" for h in table.headers] + [f"{h} (thesis)" for h in table.headers] + ["note"]
@@ -58,8 +65,7 @@ def comparison_table(table: ThesisTable, rows: list[ResultRow], context: str = "
         ours = by_name.get(name)
         thesis = table.rows.get(name)
         cells = [format_value(ours.metrics.get(c) if ours else None, table.percent) for c in table.columns]
-        cells += [f"{v:.2f}" if isinstance(v, (int, float)) else str(v) for v in thesis] if thesis else ["–"] * len(
-            table.columns)
+        cells += [_thesis_cell(v, table.percent) for v in thesis] if thesis else ["–"] * len(table.columns)
         note = ours.note if ours else "not run"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {note} |")
     return "\n".join(lines) + "\n"
