@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from mammoseg.data.pipeline import PipelineConfig, eval_dataset, steps_per_epoch, train_dataset
 from mammoseg.train.config import TrainConfig
+from mammoseg.train.distribute import make_strategy
 from mammoseg.train.loop import Trainer
 
 NUM_CLASSES = 3
@@ -32,10 +33,9 @@ def _data(seed=0, n=8, s=20):
 
 
 def _strategy(n):
-    devices = tf.config.list_logical_devices("CPU")
-    if len(devices) < n:
+    if len(tf.config.list_logical_devices("CPU")) < n:
         pytest.skip(f"needs {n} logical CPU devices")
-    return tf.distribute.MirroredStrategy([d.name for d in devices[:n]])
+    return make_strategy("mirrored", n)  # shared per device set (see mammoseg.train.distribute)
 
 
 def _run(tmp, epochs, replicas=2, resume=True, **cfg_kw):
