@@ -11,7 +11,7 @@ import keras
 from mammoseg.models import blocks
 from mammoseg.models.fcn import check_static_size
 from mammoseg.models.registry import register
-from mammoseg.models.resnet import get_spec, load_encoder_weights, resnet_features
+from mammoseg.models.resnet import get_spec, resnet_segmentation_model, resnet_features
 from mammoseg.models.vgg import scaled
 
 ASPP_RATES = (6, 12, 18)
@@ -49,9 +49,5 @@ def build_deeplabv3(input_shape=(769, 769, 3), num_classes: int = 13, encoder: s
     x = blocks.dropout(x, dropout, name="aspp_dropout")
     x = blocks.conv(x, num_classes, 1, name="scores", kernel_initializer="glorot_uniform")
     x = blocks.resize_to(x, tuple(input_shape)[:2], name="logits")
-    if final_activation is not None:
-        x = keras.layers.Activation(final_activation, dtype="float32", name=f"logits_{final_activation}")(x)
-    model = keras.Model(inputs, x, name=name)
-    if encoder_weights is not None:
-        load_encoder_weights(model, encoder_weights, norm=norm)
-    return model
+    return resnet_segmentation_model(inputs, x, name=name, final_activation=final_activation,
+                                     encoder_weights=encoder_weights, norm=norm)

@@ -12,7 +12,7 @@ from mammoseg.errors import ConfigError
 from mammoseg.models import blocks
 from mammoseg.models.fpn import fpn_decoder
 from mammoseg.models.registry import register
-from mammoseg.models.resnet import get_spec, load_encoder_weights, pyramid_levels, resnet_features
+from mammoseg.models.resnet import get_spec, resnet_segmentation_model, pyramid_levels, resnet_features
 from mammoseg.models.unet import OULU_UNET_DECODER_FILTERS, pyramid_unet_decoder
 from mammoseg.models.vgg import scaled
 
@@ -54,9 +54,5 @@ def build_resnet_segmenter(input_shape=(512, 512, 1), encoder: str = "resnet22",
                         norm=norm, groups=groups, spatial_dropout=spatial_dropout)
     x = blocks.head(x, num_classes)
     x = blocks.resize_to(x, tuple(input_shape)[:2], name="logits_resize")
-    if final_activation is not None:
-        x = keras.layers.Activation(final_activation, dtype="float32", name=f"logits_{final_activation}")(x)
-    model = keras.Model(inputs, x, name=name)
-    if encoder_weights is not None:
-        load_encoder_weights(model, encoder_weights, norm=norm)
-    return model
+    return resnet_segmentation_model(inputs, x, name=name, final_activation=final_activation,
+                                     encoder_weights=encoder_weights, norm=norm)

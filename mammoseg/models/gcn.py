@@ -14,7 +14,7 @@ from mammoseg.errors import ConfigError
 from mammoseg.models import blocks
 from mammoseg.models.fcn import check_static_size, score_upsample
 from mammoseg.models.registry import register
-from mammoseg.models.resnet import get_spec, load_encoder_weights, pyramid_levels, resnet_features
+from mammoseg.models.resnet import get_spec, resnet_segmentation_model, pyramid_levels, resnet_features
 
 
 def global_conv(x, filters: int, k: int, name: str):
@@ -55,9 +55,5 @@ def build_gcn(input_shape=(800, 800, 3), num_classes: int = 13, encoder: str = "
     for step in (1, 0):  # stride 4 -> 2 -> 1
         x = score_upsample(x, num_classes, activation=None, name=f"deconv_out{step}")
         x = boundary_refine(x, f"br_out{step}")
-    if final_activation is not None:
-        x = keras.layers.Activation(final_activation, dtype="float32", name=f"logits_{final_activation}")(x)
-    model = keras.Model(inputs, x, name=name)
-    if encoder_weights is not None:
-        load_encoder_weights(model, encoder_weights, norm=norm)
-    return model
+    return resnet_segmentation_model(inputs, x, name=name, final_activation=final_activation,
+                                     encoder_weights=encoder_weights, norm=norm)

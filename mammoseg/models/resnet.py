@@ -164,3 +164,14 @@ def build_resnet_encoder(input_shape, encoder: str | ResNetSpec = "resnet34", *,
     pyramid = resnet_features(inputs, spec, norm=norm, groups=groups, width=width)
     outputs = {k: v for k, v in pyramid.items() if k != "out"}
     return keras.Model(inputs, outputs, name=name or (encoder if isinstance(encoder, str) else "resnet"))
+
+
+def resnet_segmentation_model(inputs, logits, *, name: str, final_activation, encoder_weights, norm):
+    """Close a ResNet-encoder segmentation network: optional output activation (float32 under mixed precision),
+    the Model, and the user's pretrained encoder file when one is given."""
+    if final_activation is not None:
+        logits = keras.layers.Activation(final_activation, dtype="float32", name=f"logits_{final_activation}")(logits)
+    model = keras.Model(inputs, logits, name=name)
+    if encoder_weights is not None:
+        load_encoder_weights(model, encoder_weights, norm=norm)
+    return model
