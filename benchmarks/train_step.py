@@ -155,8 +155,9 @@ def cpu_claims(args) -> tuple[list[str], list[str]]:
                f"(custom loop 1 device vs model.fit, s/step, {desc})"]
     if "loop2" in median:
         lines.append(f"- 2 logical CPU devices vs 1: {median['loop2'] * 1e3:.1f} ms vs {median['loop1'] * 1e3:.1f} ms "
-                     f"per step, ratio {median['loop2'] / median['loop1']:.3f} (same global batch; both devices "
-                     f"share the same 2 cores, so this measures the distribution overhead, not a speed-up)")
+                     f"per step, ratio {median['loop2'] / median['loop1']:.3f} (same global batch; both logical devices "
+                     f"share the same cores: > 1 is the cost of splitting the batch, < 1 the gain of running the "
+                     f"two half-batches concurrently; not a multi-device speed-up)")
         results.append(f"RESULT train_step/two_devices ratio={median['loop2'] / median['loop1']:.2f} "
                        f"(2 logical CPU devices vs 1, s/step, {desc})")
     lines.insert(0, f"- model: {desc}; {args.reps} interleaved repetitions x {args.steps} steps, median over all "

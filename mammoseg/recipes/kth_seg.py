@@ -295,6 +295,8 @@ def run(config: KthSegConfig, run_dir) -> tuple[list, str]:
         print(f"[kth-seg {config.table} {time.perf_counter() - started:6.1f}s] {message}", flush=True)
 
     data = prepare_data(config, run_dir, log)
+    if config.from_run and not (Path(config.from_run) / data.name).is_dir():
+        log(f"--from-run {config.from_run} holds no {data.name} stages: training every stage here")
     specs = stage_specs(config)
     outcomes = train_and_evaluate_segmentation(
         specs, data, config.schedule, run_dir, rows=config.rows, split=config.split,
