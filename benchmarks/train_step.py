@@ -154,11 +154,12 @@ def cpu_claims(args) -> tuple[list[str], list[str]]:
     results = [f"RESULT train_step/loop_vs_fit ratio={median['loop1'] / median['fit']:.2f} "
                f"(custom loop 1 device vs model.fit, s/step, {desc})"]
     if "loop2" in median:
+        ratio = median["loop2"] / median["loop1"]
         lines.append(f"- 2 logical CPU devices vs 1: {median['loop2'] * 1e3:.1f} ms vs {median['loop1'] * 1e3:.1f} ms "
-                     f"per step, ratio {median['loop2'] / median['loop1']:.3f} (same global batch; both logical devices "
-                     f"share the same cores: > 1 is the cost of splitting the batch, < 1 the gain of running the "
-                     f"two half-batches concurrently; not a multi-device speed-up)")
-        results.append(f"RESULT train_step/two_devices ratio={median['loop2'] / median['loop1']:.2f} "
+                     f"per step, ratio {ratio:.3f} (same global batch; both logical devices share the same cores: "
+                     f"> 1 is the cost of splitting the batch, < 1 the gain of running the two half-batches "
+                     f"concurrently; not a multi-device speed-up)")
+        results.append(f"RESULT train_step/two_devices ratio={ratio:.2f} "
                        f"(2 logical CPU devices vs 1, s/step, {desc})")
     lines.insert(0, f"- model: {desc}; {args.reps} interleaved repetitions x {args.steps} steps, median over all "
                     f"steps; step times (ms): " + "; ".join(f"{k} " + ", ".join(f"{1e3 * v:.0f}" for v in vs)

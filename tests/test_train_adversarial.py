@@ -86,11 +86,12 @@ def test_gan_stage_from_converged_checkpoint(converged, tmp_path):
 
 def test_generator_updates_once_per_n_discriminator_updates(tmp_path):
     cfg = adversarial_train_config(TrainConfig(batch_size=4, seed=1, progress=False), epochs=1)
-    trainer = AdversarialTrainer(_model, weighted_cross_entropy, cfg, AdversarialConfig(discriminator={"width": 1 / 16}),
-                                 tmp_path, C, strategy=_strategy(1))
+    adv = AdversarialConfig(discriminator={"width": 1 / 16})
+    trainer = AdversarialTrainer(_model, weighted_cross_entropy, cfg, adv, tmp_path, C, strategy=_strategy(1))
     programs = [trainer._program_for_step(t) for t in range(150)]
     assert [t for t, p in enumerate(programs) if p == "both"] == [49, 99, 149]
     assert cfg.learning_rate == 1e-6 and trainer.adv.discriminator_lr == 1e-5 and trainer.adv.adversarial_weight == 0.1
     with pytest.raises(ConfigError):
-        AdversarialTrainer(_model, weighted_cross_entropy, cfg, AdversarialConfig(discriminator_steps_per_generator_step=0),
-                           tmp_path, C, strategy=_strategy(1))
+        AdversarialTrainer(_model, weighted_cross_entropy, cfg,
+                           AdversarialConfig(discriminator_steps_per_generator_step=0), tmp_path, C,
+                           strategy=_strategy(1))

@@ -75,7 +75,8 @@ def test_mixed_precision_switch(tmp_path, rng, policy):
     reference = _tiny_trainer(tmp_path / "fp32")
     trainer = _tiny_trainer(tmp_path / policy, mixed_precision=policy)
     assert keras.mixed_precision.global_policy().name == "float32"  # only the model was built under the policy
-    assert trainer.model.layers[1].compute_dtype == policy.split("_")[1] and trainer.model.layers[1].kernel.dtype == "float32"
+    conv = trainer.model.layers[1]
+    assert conv.compute_dtype == policy.split("_")[1] and conv.kernel.dtype == "float32"
     assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
     loss, ref_loss = trainer.run_steps(data, 3), reference.run_steps(data, 3)
     assert np.isfinite(loss) and loss == pytest.approx(ref_loss, rel=0.05)

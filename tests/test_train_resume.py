@@ -32,7 +32,8 @@ def _run(run_dir, weights):
 
 def _rows(run_dir):
     with open(run_dir / "metrics.csv") as f:
-        return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_second")} for row in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
+    return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_second")} for row in rows]
 
 
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
