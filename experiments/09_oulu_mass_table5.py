@@ -9,7 +9,8 @@ import sys
 
 from mammoseg.recipes import oulu_mass
 
-TABLE = oulu_mass.thesis_table("5", "Results on the INbreast dataset, models trained on OUDSM with all images (L1111-1186)", {
+TITLE = ("Results on the INbreast dataset, models trained on OUDSM with all images (L1111-1186)")
+TABLE = oulu_mass.thesis_table("5", TITLE, {
     "U-Net BCE-J": (0.743, 0.223, 0.007, 0.359),
     "ResNet22FPN BCE-J": (0.756, 0.379, 0.203, 0.418),
     "ResNet22U-Net BCE-J": (0.759, 0.308, 0.106, 0.395),

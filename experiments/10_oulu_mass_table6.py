@@ -1,4 +1,5 @@
-"""oulu-mass (seed 002) Table 6: Results on the INbreast test subset, models trained on the INbreast training subset with images without masses included.
+"""oulu-mass (seed 002) Table 6: Results on the INbreast test subset, models trained on the INbreast training subset
+with images without masses included.
 
 Published values: Dice (mean over images with Dice > 0), Accuracy, Specificity, F1, copied from the thesis.
 Table 10 scores the same INbreast-trained models on OUDSM: `14_oulu_mass_table10.py --from-run RUN` reuses them.
@@ -9,7 +10,9 @@ import sys
 
 from mammoseg.recipes import oulu_mass
 
-TABLE = oulu_mass.thesis_table("6", "Results on the INbreast test subset, models trained on the INbreast training subset with images without masses included (L1189-1244)", {
+TITLE = ("Results on the INbreast test subset, models trained on the INbreast training subset with images "
+         "without masses included (L1189-1244)")
+TABLE = oulu_mass.thesis_table("6", TITLE, {
     "U-Net FT-B": (0.193, 0.010, 0.0, 0.021),
     "ResNet22FPN FT-B": (0.661, 0.781, 0.903, 0.488),
     "ResNet22U-Net FT-B": (0.621, 0.812, 0.889, 0.609),

@@ -9,7 +9,8 @@ import sys
 
 from mammoseg.recipes import oulu_mass
 
-TABLE = oulu_mass.thesis_table("7", "Results on the INbreast dataset, models trained on OUDSM with only images with masses (L1245-1324)", {
+TITLE = ("Results on the INbreast dataset, models trained on OUDSM with only images with masses (L1245-1324)")
+TABLE = oulu_mass.thesis_table("7", TITLE, {
     "U-Net BCE-J": (0.456, 0.138, 0.0, 0.243),
     "ResNet22FPN BCE-J": (0.795, 0.351, 0.163, 0.41),
     "ResNet22U-Net BCE-J": (0.814, 0.282, 0.073, 0.386),

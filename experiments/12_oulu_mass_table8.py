@@ -1,4 +1,5 @@
-"""oulu-mass (seed 002) Table 8: Results on the INbreast dataset, ResNet22 encoders with different pretrained weights, trained on OUDSM images with masses, BCE-J.
+"""oulu-mass (seed 002) Table 8: Results on the INbreast dataset, ResNet22 encoders with different pretrained
+weights, trained on OUDSM images with masses, BCE-J.
 
 Published values: Dice (mean over images with Dice > 0), Accuracy, Specificity, F1, copied from the thesis.
 The weight-1 rows are Table 7's ResNet-22 BCE-J models (`--from-run` a Table 7 run reuses them). Without
@@ -11,7 +12,9 @@ import sys
 
 from mammoseg.recipes import oulu_mass
 
-TABLE = oulu_mass.thesis_table("8", "Results on the INbreast dataset, ResNet22 encoders with different pretrained weights, trained on OUDSM images with masses, BCE-J (L1348-1411)", {
+TITLE = ("Results on the INbreast dataset, ResNet22 encoders with different pretrained weights, trained on "
+         "OUDSM images with masses, BCE-J (L1348-1411)")
+TABLE = oulu_mass.thesis_table("8", TITLE, {
     "FPN 1": (0.795, 0.351, 0.163, 0.410),
     "FPN 2": (0.778, 0.346, 0.163, 0.403),
     "FPN 3": (0.779, 0.372, 0.187, 0.421),

@@ -9,7 +9,8 @@ import sys
 
 from mammoseg.recipes import oulu_mass
 
-TABLE = oulu_mass.thesis_table("9", "Results on OUDSM, models trained on the entire training subset of OUDSM (L1439-1514)", {
+TITLE = ("Results on OUDSM, models trained on the entire training subset of OUDSM (L1439-1514)")
+TABLE = oulu_mass.thesis_table("9", TITLE, {
     "U-Net BCE-J": (0.669, 0.129, 0.0, 0.228),
     "ResNet22FPN BCE-J": (0.640, 0.201, 0.089, 0.236),
     "ResNet22U-Net BCE-J": (0.670, 0.154, 0.029, 0.234),

@@ -9,7 +9,8 @@ import sys
 
 from mammoseg.recipes import oulu_mass
 
-TABLE = oulu_mass.thesis_table("10", "Results on OUDSM, models trained on the training subset of the INbreast dataset (L1515-1568)", {
+TITLE = ("Results on OUDSM, models trained on the training subset of the INbreast dataset (L1515-1568)")
+TABLE = oulu_mass.thesis_table("10", TITLE, {
     "U-Net FT-B": (0.105, 0.008, 0.0, 0.015),
     "ResNet22FPN FT-B": (0.542, 0.771, 0.892, 0.167),
     "ResNet22U-Net FT-B": (0.527, 0.736, 0.835, 0.180),
