@@ -5,6 +5,7 @@
     python3 tasks.py test   # create .venv on first use, install, run the test suite
 
 Extra arguments after the task name are passed through (to `mammoseg demo` or to pytest).
+MAMMOSEG_EXTRAS picks the setup.cfg extras installed (default "dev"; CI adds "realdata", the real-DICOM test data).
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     task, rest = argv[0], argv[1:]
-    ensure_env()
+    ensure_env(os.environ.get("MAMMOSEG_EXTRAS", "dev"))
     env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     if task == "demo":
         cmd = [str(PY), "-m", "mammoseg.cli", "demo", *rest]

@@ -60,9 +60,9 @@ TABLE = ThesisTable(thesis="pig-ct", table="Table 5.1", title="IoU scores for th
 
 
 def main(argv=None) -> int:
-    from_run, argv = pig_ct.pop_from_run(argv)
-    return experiment_main("15_pig_ct_table5_1", TABLE, functools.partial(pig_ct.build_config, from_run=from_run),
-                           functools.partial(pig_ct.run_table_5_1, thesis_rows=tuple(TABLE.rows)), argv)
+    return experiment_main("15_pig_ct_table5_1", TABLE, pig_ct.build_config,
+                           functools.partial(pig_ct.run_table_5_1, thesis_rows=tuple(TABLE.rows)), argv,
+                           pig_ct.extra_options())
 
 
 if __name__ == "__main__":

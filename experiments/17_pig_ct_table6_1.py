@@ -6,7 +6,6 @@ Options: --data-root DIR (real scans in the pig-ct layout; default: a synthetic 
 --out DIR, --seed N, and --from-run RUN_DIR to reuse the per-scan IoUs of an earlier pig-ct table run instead of
 training (e.g. the run directory of 15_pig_ct_table5_1.py).
 """
-import functools
 import sys
 
 from mammoseg.experiment import ThesisTable, experiment_main
@@ -30,9 +29,8 @@ TABLE = ThesisTable(thesis="pig-ct", table="Table 6.1", title="Summary statistic
 
 
 def main(argv=None) -> int:
-    from_run, argv = pig_ct.pop_from_run(argv)
-    return experiment_main("17_pig_ct_table6_1", TABLE, functools.partial(pig_ct.build_config, from_run=from_run),
-                           pig_ct.run_table_6_1, argv)
+    return experiment_main("17_pig_ct_table6_1", TABLE, pig_ct.build_config,
+                           pig_ct.run_table_6_1, argv, pig_ct.extra_options())
 
 
 if __name__ == "__main__":

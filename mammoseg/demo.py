@@ -6,7 +6,6 @@ defaults stay the thesis' values), and crops are 128 px with a 96 px model input
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path

@@ -98,8 +98,13 @@ def make_run_dir(out_root: str | Path, name: str, config) -> Path:
     return run_dir
 
 
-def experiment_parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+COMMON_OPTIONS = ("data_root", "scale", "out", "seed")
+
+
+def experiment_parser(description: str, extra_options: argparse.ArgumentParser | None = None
+                      ) -> argparse.ArgumentParser:
+    """The common options, plus a recipe's own (a parser made with add_help=False) so `--help` lists them all."""
+    p = argparse.ArgumentParser(description=description, parents=[extra_options] if extra_options else [])
     p.add_argument("--data-root", default=None, help="real data in the documented layout; default: synthetic")
     p.add_argument("--scale", choices=SCALES, default="smoke", help="smoke: minutes on a CPU; full: thesis sizes")
     p.add_argument("--out", default="runs", help="parent folder of the run directory")
@@ -107,13 +112,26 @@ def experiment_parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def experiment_main(name: str, table: ThesisTable, build_config: Callable, run: Callable, argv=None) -> int:
-    """Parse the common options, build the config, run it, write table.md + results.csv, print the table."""
+def from_run_option(help_text: str) -> argparse.ArgumentParser:
+    """`--from-run RUN_DIR`, which most recipes offer (reuse what an earlier run of the same recipe trained)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--from-run", default=None, metavar="RUN_DIR", help=help_text)
+    return p
+
+
+def experiment_main(name: str, table: ThesisTable, build_config: Callable, run: Callable, argv=None,
+                    extra_options: argparse.ArgumentParser | None = None) -> int:
+    """Parse the common options (and the recipe's `extra_options`), build the config, run it, write table.md +
+    results.csv, print the table.
+
+    `build_config` gets `scale`, `data_root`, `seed` and one keyword per extra option (its argparse dest).
+    """
     from .errors import MammosegError
 
-    args = experiment_parser(f"{table.thesis} {table.table}: {table.title}").parse_args(argv)
+    args = experiment_parser(f"{table.thesis} {table.table}: {table.title}", extra_options).parse_args(argv)
+    extras = {k: v for k, v in vars(args).items() if k not in COMMON_OPTIONS}
     try:
-        config = build_config(scale=args.scale, data_root=args.data_root, seed=args.seed)
+        config = build_config(scale=args.scale, data_root=args.data_root, seed=args.seed, **extras)
         run_dir = make_run_dir(args.out, name, config)
         rows, context = run(config, run_dir)
         text = write_results(run_dir, table, rows, context)

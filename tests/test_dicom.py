@@ -7,7 +7,9 @@ import pytest
 from pydicom.dataset import Dataset
 
 from mammoseg.errors import DataError
+from mammoseg.data.preprocess import clahe
 from mammoseg.io.dicom import read_dicom, write_dicom
+from mammoseg.io.inbreast import breast_crop
 
 # Stored 12-bit values used throughout: one row, repeated so the image is 2-D.
 ROW = np.array([0, 250, 1000, 4095], np.uint16)
@@ -246,3 +248,17 @@ def test_real_cbis_ddsm_dicoms():
         if image.laterality_source == "header":
             assert image.laterality == view[0].upper()  # "rcc" -> "R"
         assert ds.file_meta.TransferSyntaxUID == pydicom.uid.RLELossless
+        assert image.pixels.shape == (ds.Rows, ds.Columns)
+        assert image.pixels.max() > 255  # really 16-bit data, not 8-bit values in a 16-bit container
+        assert image.laterality_source == "header" and image.laterality == ds.Laterality == view[0].upper()
+        assert image.flipped == (view[0] == "r")  # right breasts mirrored to put every chest wall on the left
+        # the breast (bright tissue) lies against the left edge after the flip; independent of our own heuristics
+        half = image.pixels.shape[1] // 2
+        assert image.pixels[:, :half].mean() > 2 * image.pixels[:, half:].mean(), path
+        # and the offline data path runs on it: breast crop, then CLAHE in [0, 1]
+        crop = breast_crop(image.pixels)
+        cropped = crop.image
+        assert np.array_equal(cropped, image.pixels[crop.box.slices]) and 0 < cropped.size < image.pixels.size
+        assert crop.box.left == 0  # the chest wall edge is kept
+        equalised = clahe(cropped)
+        assert equalised.shape == cropped.shape and equalised.min() == 0.0 and equalised.max() == 1.0

@@ -253,11 +253,5 @@ def test_per_scan_table_round_trip_and_errors(tmp_path):
         pig_ct.read_per_scan(tmp_path)
 
 
-def test_pop_from_run_leaves_the_shared_options():
-    assert pig_ct.pop_from_run(["--scale", "smoke", "--from-run", "runs/x", "--seed", "2"]) == (
-        "runs/x", ["--scale", "smoke", "--seed", "2"])
-    assert pig_ct.pop_from_run(["--out", "o"]) == (None, ["--out", "o"])
-
-
 def test_parse_thesis_rows_keeps_cells_as_printed():
     assert pig_ct.parse_thesis_rows("\n a 1.0 0.950\n25% 0.9 1\n") == {"a": ("1.0", "0.950"), "25%": ("0.9", "1")}

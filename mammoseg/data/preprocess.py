@@ -91,8 +91,22 @@ def clahe(image: np.ndarray, clip_limit: float = 0.02, tiles: tuple[int, int] = 
     levels, hist_size = _spaced_levels(image, params.bins)
     engine = cv2.createCLAHE(clipLimit=opencv_clip_limit(params.clip_limit, hist_size),
                              tileGridSize=(params.tiles[1], params.tiles[0]))  # OpenCV wants (columns, rows)
-    equalised = engine.apply(levels)
-    return cv2.normalize(equalised, None, 0.0, 1.0, cv2.NORM_MINMAX, dtype=cv2.CV_32F)
+    return _stretch_to_unit(engine.apply(levels))
+
+
+def _stretch_to_unit(levels: np.ndarray) -> np.ndarray:
+    """Integer grey levels -> float32 min-max stretched to exactly [0, 1] (a constant image gives zeros).
+
+    For 8-bit levels one `cv2.LUT` pass to float replaces min-max normalisation's convert-and-scale (cheaper, and
+    the ends land on exactly 0.0 and 1.0, which `cv2.normalize` misses by rounding)."""
+    low, high = (int(v) for v in cv2.minMaxLoc(levels)[:2])
+    if levels.dtype == np.uint8:
+        table = np.arange(256, dtype=np.float64) - low
+        table = (table / (high - low) if high > low else table * 0.0).clip(0.0, 1.0).astype(np.float32)
+        return cv2.LUT(levels, table)
+    if high == low:
+        return np.zeros(levels.shape, np.float32)
+    return (levels.astype(np.float32) - np.float32(low)) / np.float32(high - low)  # x / x is exactly 1
 
 
 # ------------------------------------------------------------------------------------------------- intensities

@@ -8,7 +8,6 @@ is silent and deviations: docs/reproduction/kth-cls.md.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -19,7 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..evaluate.classification_eval import TABLE_ROWS
-from ..experiment import SCALES, ResultRow, ThesisTable, experiment_main
+from ..experiment import SCALES, ResultRow, ThesisTable, experiment_main, from_run_option
 from ..labels import DDSM3
 
 THESIS = "kth-cls"
@@ -617,13 +616,5 @@ def script_main(name: str, table: ThesisTable, pipeline: str, split: str, argv=N
     """The common experiment command line plus `--from-run DIR` (reuse a finished run of the same pipeline)."""
     if pipeline not in RUNS or split not in ("train", "test"):
         raise ConfigError(f"unknown pipeline / split {pipeline!r} / {split!r}")
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--from-run", default=None)
-    known, rest = pre.parse_known_args(argv)
-    if "-h" in rest or "--help" in rest:
-        print(f"  --from-run DIR        {FROM_RUN_HELP}")
-
-    def build(scale, data_root, seed):
-        return build_config(scale=scale, data_root=data_root, seed=seed, from_run=known.from_run)
-
-    return experiment_main(name, table, build, lambda config, run_dir: RUNS[pipeline](config, run_dir, split), rest)
+    return experiment_main(name, table, build_config, lambda config, run_dir: RUNS[pipeline](config, run_dir, split),
+                           argv, from_run_option(FROM_RUN_HELP))

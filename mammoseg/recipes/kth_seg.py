@@ -19,6 +19,7 @@ docs/reproduction/kth-seg.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -321,9 +322,9 @@ def thesis_table(table: str, published: dict):
 
 
 def extra_options() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--from-run", default=None,
-                   help="run directory of an earlier kth-seg table whose trained stages to reuse")
+    from ..experiment import from_run_option
+
+    p = from_run_option("run directory of an earlier kth-seg table whose trained stages to reuse")
     p.add_argument("--vgg16-weights", default=None, help="ImageNet VGG16 .npz (FCN32, Dilation10 front)")
     p.add_argument("--resnet18-weights", default=None, help="ImageNet ResNet-18 .npz (DeepLab, GCN)")
     return p
@@ -333,13 +334,5 @@ def main(name: str, table, argv=None) -> int:
     """Entry point of experiments/0N_kth_seg_table5_N.py: the common options + --from-run and weight files."""
     from ..experiment import experiment_main
 
-    extras, rest = extra_options().parse_known_args(argv)
     table_id = table.table.removeprefix("Table ")
-    if "-h" in rest or "--help" in rest:
-        print(extra_options().format_help().replace("usage:", "kth-seg options (besides those below):", 1))
-
-    def build(scale, data_root, seed):
-        return build_config(table_id, scale=scale, data_root=data_root, seed=seed, from_run=extras.from_run,
-                            vgg16_weights=extras.vgg16_weights, resnet18_weights=extras.resnet18_weights)
-
-    return experiment_main(name, table, build, run, rest)
+    return experiment_main(name, table, functools.partial(build_config, table_id), run, argv, extra_options())

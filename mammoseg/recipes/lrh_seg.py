@@ -18,6 +18,7 @@ Choices where the thesis is silent: docs/reproduction/lrh-seg.md.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -486,13 +487,6 @@ def main(name: str, table, argv=None) -> int:
     """Entry point of experiments/0N_lrh_seg_table*.py: the common options + kth-seg's --from-run and weight files."""
     from ..experiment import experiment_main
 
-    extras, rest = kth_seg.extra_options().parse_known_args(argv)
     table_id = table.table.removeprefix("Table ")
-    if "-h" in rest or "--help" in rest:
-        print(kth_seg.extra_options().format_help().replace("usage:", "lrh-seg options (besides those below):", 1))
-
-    def build(scale, data_root, seed):
-        return build_config(table_id, scale=scale, data_root=data_root, seed=seed, from_run=extras.from_run,
-                            vgg16_weights=extras.vgg16_weights, resnet18_weights=extras.resnet18_weights)
-
-    return experiment_main(name, table, build, run, rest)
+    return experiment_main(name, table, functools.partial(build_config, table_id), run, argv,
+                           kth_seg.extra_options())

@@ -933,8 +933,9 @@ def _context(config, spec: TableSpec, sets, pool, fold_of, test_idx, reused: int
 
 # ------------------------------------------------------------------------------------------------ CLI
 def _extra_options() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--from-run", default=None, help="reuse fold weights of this run directory where identical")
+    from ..experiment import from_run_option
+
+    p = from_run_option("reuse fold weights of this run directory where identical")
     p.add_argument("--resnet22-weights", nargs="+", default=(), metavar="FILE",
                    help="converted NYU ResNet-22 weight sets 1..5 (docs/models.md)")
     p.add_argument("--resnet34-weights", default=None, metavar="FILE", help="converted ImageNet ResNet-34")
@@ -944,14 +945,9 @@ def _extra_options() -> argparse.ArgumentParser:
 
 def main(name: str, table: ThesisTable, table_key: str, argv=None) -> int:
     """The common experiment CLI plus --from-run, --resnet22-weights, --resnet34-weights and --rows."""
-    extra_parser = _extra_options()
-    extra, rest = extra_parser.parse_known_args(argv)
-    if "-h" in rest or "--help" in rest:
-        print("oulu-mass options (besides the common ones below):\n" + extra_parser.format_help())
+    def build(scale, data_root, seed, from_run, resnet22_weights, resnet34_weights, rows):
+        return build_config(scale, data_root, seed, from_run=from_run, resnet22_weights=tuple(resnet22_weights),
+                            resnet34_weights=resnet34_weights, only_rows=tuple(rows))
 
-    def build(scale, data_root, seed):
-        return build_config(scale, data_root, seed, from_run=extra.from_run,
-                            resnet22_weights=tuple(extra.resnet22_weights), resnet34_weights=extra.resnet34_weights,
-                            only_rows=tuple(extra.rows))
-
-    return experiment_main(name, table, build, functools.partial(run_table, table_key=table_key), rest)
+    return experiment_main(name, table, build, functools.partial(run_table, table_key=table_key), argv,
+                           _extra_options())

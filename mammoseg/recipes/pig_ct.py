@@ -14,10 +14,8 @@ batches. Choices where the thesis is silent: docs/reproduction/pig-ct.md.
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import json
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -115,12 +113,11 @@ def build_config(scale: str = "smoke", data_root: str | None = None, seed: int =
     return replace(config, **SMOKE_CHANGES) if scale == "smoke" else config
 
 
-def pop_from_run(argv=None) -> tuple[str | None, list[str]]:
-    """Take `--from-run DIR` off the command line (the shared experiment parser does not know it)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--from-run", default=None)
-    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
-    return args.from_run, rest
+def extra_options():
+    """`--from-run RUN_DIR`: reuse the per-scan IoUs of an earlier pig-ct table run instead of training."""
+    from ..experiment import from_run_option
+
+    return from_run_option("run directory of an earlier pig-ct table script: reuse its per-scan IoUs")
 
 
 def parse_thesis_rows(text: str) -> dict[str, tuple[str, ...]]:
