@@ -105,6 +105,10 @@ def test_kth_seg_tables_as_recipes():
             gan.adversarial.discriminator_steps_per_generator_step) == (1e-5, 0.1, 50)
     assert gan.train.monitor == "val_mean_iou" and gan.init_from == "kth-seg/mammography/dilation10_front"
     assert gan.train.batch_size == 8 and gan.train.weight_decay == 1e-15  # the model's own row
+    assert gan.train.patience == 20  # unstated for the GAN stage (docs/training.md)
+    # per-model patience (20-50 "depending on the time needed to train an epoch", our grading)
+    assert [get_recipe(f"kth-seg/cityscapes/{m}").train.patience for m in ("fcn32", "unet", "dilation10_global")] \
+        == [50, 30, 20]
 
 
 def test_other_theses_schedules_by_hand():
@@ -126,6 +130,9 @@ def test_other_theses_schedules_by_hand():
         1e-8, "last", 50_000, 2_000)
     assert [get_recipe(f"pig-ct/{p}").train.batch_size for p in ("transverse", "sagittal", "coronal", "3d")] == [
         4, 1, 1, 2]
+    pig = get_recipe("pig-ct/coronal").train  # epochs and stopping unstated: docs/training.md
+    assert (pig.optimizer, pig.learning_rate, pig.rho, pig.epsilon, pig.epochs, pig.patience) == (
+        "rmsprop", 1e-3, 0.9, 1e-7, 10, 3)
     assert get_recipe("pig-ct/3d").loss_kwargs == {"from_logits": True, "negative_weight": 1.406,
                                                    "positive_weight": 3.460}
 

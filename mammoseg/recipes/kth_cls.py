@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +36,8 @@ DETECTOR_LOSSES = ("dice", "sensitivity_specificity")
 # Training recipes (mammoseg/train/recipes.py): classifier by input channels, ROI detector by loss.
 CLASSIFIER_RECIPES = {1: "kth-cls/end-to-end", 2: "kth-cls/decomposition"}
 DETECTOR_RECIPES = {"dice": "kth-cls/roi-dice", "sensitivity_specificity": "kth-cls/roi-ss"}
+# Whose training a config's `classifier` / `detector` stage copies (Tables 4.1 = 4.5; both detector losses: 4.4).
+STAGE_RECIPES = {"classifier": CLASSIFIER_RECIPES[1], "detector": DETECTOR_RECIPES["dice"]}
 DATA_STORE = Path("data") / "classification.h5"
 HEAT_MAPS = "roi_heat_maps.npy"
 DETECTOR_SUMMARY = "detectors.json"
@@ -48,13 +50,14 @@ class StageTraining:
     """One network's optimisation (Tables 4.1 / 4.4 / 4.5): Adam, rate x lr_decay ** (step / steps_per_epoch).
 
     The full-scale values are read from the registered training recipes (mammoseg/train/recipes.py), which
-    hold the thesis' numbers; the rest of those recipes (Adam epsilon 1e-8, last weights kept) applies as is.
+    hold the thesis' numbers (`of_recipe`); the rest of those recipes (Adam epsilon 1e-8, continuous decay, last
+    weights kept) applies as is.
     """
     batch_size: int
     steps_per_epoch: int
     epochs: int
-    learning_rate: float = 5e-5
-    lr_decay: float = 0.75  # Eq. 3.17, continuous exponent (staircase not stated)
+    learning_rate: float
+    lr_decay: float  # Eq. 3.17's r: rate x r ** (step / steps_per_epoch)
 
     @classmethod
     def of_recipe(cls, name: str) -> "StageTraining":
@@ -89,8 +92,8 @@ class KthClsConfig:
     detector_base_filters: int = 64
     detector_depth: int = 4
     # training: Tables 4.1 / 4.5 (classifiers) and 4.4 (ROI detectors)
-    classifier: StageTraining = field(default_factory=lambda: StageTraining.of_recipe(CLASSIFIER_RECIPES[1]))
-    detector: StageTraining = field(default_factory=lambda: StageTraining.of_recipe(DETECTOR_RECIPES["dice"]))
+    classifier: StageTraining = field(default_factory=lambda: StageTraining.of_recipe(STAGE_RECIPES["classifier"]))
+    detector: StageTraining = field(default_factory=lambda: StageTraining.of_recipe(STAGE_RECIPES["detector"]))
     checkpoint_every_steps: int | None = 1000  # resumable inside a 5000-step "epoch"
     # decomposition (§4.3-4.4)
     size_groups: int = 5  # q20 / q40 / q60 / q80 of the training annotation sizes -> P0 .. P4
@@ -122,15 +125,19 @@ class KthClsConfig:
 
 SMOKE = dict(synthetic_per_class=15, synthetic_size=256, work_size=256, input_size=64,
              classifier_width=1 / 16, detector_base_filters=4,
-             classifier=StageTraining(8, 12, 1, learning_rate=1e-3),
-             detector=StageTraining(4, 4, 1, learning_rate=1e-3),
              checkpoint_every_steps=None, eval_batch_size=16, progress=False)
+# Smoke changes to the registry's stage training (the decay factor stays the thesis' 0.75).
+SMOKE_STAGES = {"classifier": dict(batch_size=8, steps_per_epoch=12, epochs=1, learning_rate=1e-3),
+                "detector": dict(batch_size=4, steps_per_epoch=4, epochs=1, learning_rate=1e-3)}
 
 
 def build_config(scale: str = "smoke", data_root: str | None = None, seed: int = 0,
                  from_run: str | None = None) -> KthClsConfig:
     """full = the thesis' sizes, steps and rates; smoke = tiny widths, 64 px, one short epoch per network."""
-    overrides = SMOKE if scale == "smoke" else {}
+    overrides = {}
+    if scale == "smoke":
+        overrides = {**SMOKE, **{stage: replace(StageTraining.of_recipe(recipe), **SMOKE_STAGES[stage])
+                                 for stage, recipe in STAGE_RECIPES.items()}}
     return KthClsConfig(scale=scale, data_root=data_root, seed=seed, from_run=from_run, **overrides)
 
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..train.recipes import KTH_SEG_ADVERSARIAL, KTH_SEG_TABLE_4_12, KTH_SEG_TABLE_4_13
+from ..train.recipes import (KTH_SEG_ADVERSARIAL, KTH_SEG_PATIENCE, KTH_SEG_TABLE_4_12, KTH_SEG_TABLE_4_13,
+                             KTH_SEG_TRAIN, get_recipe)
 from .segmentation import (METRIC_KEYS, AdversarialSettings, CityscapesData, HyperParams, MammoCropData, Schedule,
                            StageSpec, read_data_record, train_and_evaluate_segmentation, write_data_record)
 
@@ -61,22 +62,26 @@ class ModelSetup:
     crop_size: int
     init_from: str | None = None
     pretrained: str | None = None  # "vgg16" | "resnet18": ImageNet encoder the thesis starts from
-    patience: int = 30
+    patience: int | None = None  # None: the registry's choice for the model (train.recipes.KTH_SEG_PATIENCE)
     kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.patience is None:
+            if self.model not in KTH_SEG_PATIENCE:
+                raise ConfigError(f"no early-stopping patience registered for {self.model!r}: pass patience=")
+            object.__setattr__(self, "patience", KTH_SEG_PATIENCE[self.model])
 
 
 # Thesis sizes (Chapter 4): inputs 256 / 572 / 632, 1024, 1400 / 769 / 800; crop datasets by "sufficient size to
-# cover the input" (L1418-1421). Patience 20-50 "depending on the time needed to train an epoch" (L1478-1481):
-# 50 for the cheap 256-px FCNs, 20 for the 1500-px Dilation10 stages, 30 otherwise (our choice).
+# cover the input" (L1418-1421). Patience: the registry's per-model table (20-50 by epoch time, L1478-1481).
 FULL_MODELS = {
-    "FCN32": ModelSetup("fcn32", 256, 256, pretrained="vgg16", patience=50),
-    "FCN16": ModelSetup("fcn16", 256, 256, init_from="FCN32", patience=50),
-    "FCN8": ModelSetup("fcn8", 256, 256, init_from="FCN16", patience=50),
+    "FCN32": ModelSetup("fcn32", 256, 256, pretrained="vgg16"),
+    "FCN16": ModelSetup("fcn16", 256, 256, init_from="FCN32"),
+    "FCN8": ModelSetup("fcn8", 256, 256, init_from="FCN16"),
     "U-Net": ModelSetup("unet", 572, 700),
     "Dilation10 - Front": ModelSetup("dilation10_front", 632, 700, pretrained="vgg16"),
-    "Dilation10 - Context": ModelSetup("dilation10_context", 1024, 1500, init_from="Dilation10 - Front", patience=20),
-    "Dilation10 - Global": ModelSetup("dilation10_global", 1400, 1500, init_from="Dilation10 - Context",
-                                      patience=20),
+    "Dilation10 - Context": ModelSetup("dilation10_context", 1024, 1500, init_from="Dilation10 - Front"),
+    "Dilation10 - Global": ModelSetup("dilation10_global", 1400, 1500, init_from="Dilation10 - Context"),
     "Deeplab": ModelSetup("deeplabv3", 769, 900, pretrained="resnet18"),
     "GCN": ModelSetup("gcn", 800, 900, pretrained="resnet18"),
 }
@@ -84,21 +89,38 @@ FULL_MODELS = {
 # input; the crop datasets keep their order (64 < 96 < 112 < 128 like 256 < 700 < 900 < 1500).
 _TINY = {"width": 1 / 16}
 SMOKE_MODELS = {
-    "FCN32": ModelSetup("fcn32", 64, 64, pretrained="vgg16", patience=50, kwargs=_TINY),
-    "FCN16": ModelSetup("fcn16", 64, 64, init_from="FCN32", patience=50, kwargs=_TINY),
-    "FCN8": ModelSetup("fcn8", 64, 64, init_from="FCN16", patience=50, kwargs=_TINY),
+    "FCN32": ModelSetup("fcn32", 64, 64, pretrained="vgg16", kwargs=_TINY),
+    "FCN16": ModelSetup("fcn16", 64, 64, init_from="FCN32", kwargs=_TINY),
+    "FCN8": ModelSetup("fcn8", 64, 64, init_from="FCN16", kwargs=_TINY),
     "U-Net": ModelSetup("unet", 76, 96, kwargs={"base_filters": 4, "depth": 2}),
     "Dilation10 - Front": ModelSetup("dilation10_front", 88, 96, pretrained="vgg16", kwargs=_TINY),
-    "Dilation10 - Context": ModelSetup("dilation10_context", 96, 128, init_from="Dilation10 - Front", patience=20,
-                                       kwargs=_TINY),
-    "Dilation10 - Global": ModelSetup("dilation10_global", 120, 128, init_from="Dilation10 - Context", patience=20,
-                                      kwargs=_TINY),
+    "Dilation10 - Context": ModelSetup("dilation10_context", 96, 128, init_from="Dilation10 - Front", kwargs=_TINY),
+    "Dilation10 - Global": ModelSetup("dilation10_global", 120, 128, init_from="Dilation10 - Context", kwargs=_TINY),
     "Deeplab": ModelSetup("deeplabv3", 100, 112, pretrained="resnet18", kwargs=_TINY),
     "GCN": ModelSetup("gcn", 96, 112, pretrained="resnet18", kwargs=_TINY),
 }
 # Smoke: one rate for every row (the thesis' 1e-7..5e-3 are tuned for 100+ epochs of full-width models; 1e-2
 # makes the 1/16-width GCN diverge: its linear GCN/BR branches start with logits of ~100).
 SMOKE_LEARNING_RATE = 1e-3
+
+
+def thesis_schedule(**run) -> Schedule:
+    """The schedule every kth-seg row shares, read from the training registry (`KTH_SEG_TRAIN`: epochs, LR
+    halving, momentum); `run` sets the run-level fields (seed, logging) and the smoke overrides."""
+    t = KTH_SEG_TRAIN
+    return Schedule(**{**dict(epochs=t.epochs, lr_schedule=t.lr_schedule, lr_patience=t.lr_patience,
+                              lr_factor=t.lr_factor, lr_step_epochs=t.lr_step_epochs, momentum=t.momentum), **run})
+
+
+def thesis_adversarial_settings(**changes) -> AdversarialSettings:
+    """The GAN stage of the registry's adversarial recipes (the same for every model and dataset) + `changes`."""
+    recipe = get_recipe(f"kth-seg/mammography/{KTH_SEG_ADVERSARIAL[0]}/adversarial")
+    a, t = recipe.adversarial, recipe.train
+    return replace(AdversarialSettings(
+        generator_lr=t.learning_rate, discriminator_lr=a.discriminator_lr, adversarial_weight=a.adversarial_weight,
+        discriminator_steps_per_generator_step=a.discriminator_steps_per_generator_step,
+        gradient_penalty_weight=a.gradient_penalty_weight, discriminator_kwargs=dict(a.discriminator),
+        epochs=t.epochs, patience=t.patience), **changes)
 
 
 @dataclass(frozen=True)
@@ -169,17 +191,18 @@ def build_config(table: str, scale: str = "smoke", data_root=None, seed: int = 0
     full = scale == "full"
     if full:
         hparams = dict(thesis_hp)
-        schedule = Schedule(epochs=300, seed=seed)
-        adversarial = AdversarialSettings()
+        schedule = thesis_schedule(seed=seed)
+        adversarial = thesis_adversarial_settings()
         synthetic = SyntheticSetup(190, (2048, 1664), (0.70, 0.105, 0.195), {"train": 2975, "val": 500},
                                    (1024, 2048))
         crops, factors = {"train": 50, "val": 50}, {1500: 0.5}
     else:
         hparams = {row: replace(hp, learning_rate=SMOKE_LEARNING_RATE) for row, hp in thesis_hp.items()}
-        schedule = Schedule(epochs=1, steps_per_epoch=4, batch_cap=4, progress=False, tensorboard=False, seed=seed)
-        adversarial = AdversarialSettings(generator_lr=1e-3, discriminator_lr=1e-2,
-                                          discriminator_steps_per_generator_step=1,
-                                          discriminator_kwargs={"width": 1 / 16}, epochs=1)
+        schedule = thesis_schedule(epochs=1, steps_per_epoch=4, batch_cap=4, progress=False, tensorboard=False,
+                                   seed=seed)
+        adversarial = thesis_adversarial_settings(generator_lr=1e-3, discriminator_lr=1e-2,
+                                                  discriminator_steps_per_generator_step=1,
+                                                  discriminator_kwargs={"width": 1 / 16}, epochs=1)
         synthetic = SyntheticSetup(10, (256, 208), (0.6, 0.2, 0.2), {"train": 6, "val": 3}, (128, 256))
         crops, factors = {"train": 8, "val": 4}, {}
     return KthSegConfig(table=table, scale=scale, data_root=None if data_root is None else str(data_root),

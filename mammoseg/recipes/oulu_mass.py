@@ -159,25 +159,40 @@ class SyntheticSet:
     seed_offset: int  # keeps the two stand-ins different for one --seed
 
 
+def thesis_train():
+    """The TrainConfig every oulu-mass recipe of the registry shares (`mammoseg.train.recipes`, the one source of
+    the thesis' training numbers); imported when needed because the registry loads TensorFlow."""
+    from ..train.recipes import get_recipe
+
+    return get_recipe(f"oulu-mass/{MODELS['ResNet22FPN']}/bce-j").train
+
+
+def _thesis_default(attribute: str):
+    return field(default_factory=lambda: getattr(thesis_train(), attribute))
+
+
 @dataclass
 class OuluMassConfig:
-    """Defaults are the thesis' values (seed 002 §3.2.3, L953-974); `smoke_config` shrinks them."""
+    """Defaults are the thesis' values (seed 002 §3.2.3, L953-974; training ones read from the registry);
+    `smoke_config` shrinks them."""
     scale: str = "full"
     seed: int = 0  # "the same seed" for every run (L969-970), value not given
     data_root: str | None = None  # holds inbreast/ and/or oudsm/ in the oulu-mass layout; else synthetic
     image_size: int = 512  # "resized and padded to 512x512" (L753-754)
     crop_size: int = 448  # random training crop (Table 3)
     folds: int = 5  # GroupKFold (L955-957)
-    epochs: int = 50
-    batch_size: int = 32
+    # training (L953-968), from the registry: 50 epochs, batch 32, Adam 1e-4 (betas 0.9 / 0.999, PyTorch's
+    # epsilon 1e-8), weight decay 1e-4 (PyTorch Adam L2 on every parameter), x0.1 at epochs 20, 30, 40
+    epochs: int = _thesis_default("epochs")
+    batch_size: int = _thesis_default("batch_size")
     steps_per_epoch: int | None = None  # None: one pass over the fold's training images
-    learning_rate: float = 1e-4
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-8  # PyTorch Adam's default ("default" epsilon, L965-966)
-    weight_decay: float = 1e-4  # PyTorch Adam L2 on every parameter
-    lr_milestones: tuple[int, ...] = (20, 30, 40)  # x0.1 (L967-968)
-    lr_factor: float = 0.1
+    learning_rate: float = _thesis_default("learning_rate")
+    beta_1: float = _thesis_default("beta_1")
+    beta_2: float = _thesis_default("beta_2")
+    epsilon: float = _thesis_default("epsilon")
+    weight_decay: float = _thesis_default("weight_decay")
+    lr_milestones: tuple[int, ...] = _thesis_default("lr_milestones")
+    lr_factor: float = _thesis_default("lr_factor")
     resnet_kwargs: dict = field(default_factory=dict)  # extra builder kwargs of the four ResNet models
     unet_kwargs: dict = field(default_factory=dict)  # extra builder kwargs of the random-init U-Net
     augment: Augmentation = field(default_factory=Augmentation)
@@ -573,16 +588,13 @@ class MassLoss:
 
 
 def train_config(config: OuluMassConfig):
-    """Adam 1e-4 with PyTorch-style L2 1e-4 on every parameter, x0.1 at epochs 20/30/40, 50 epochs, keep the
-    lowest validation loss (no early stopping)."""
-    from ..train.config import TrainConfig
-
-    return TrainConfig(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                       optimizer="adam", beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon,
-                       weight_decay=config.weight_decay, weight_decay_on="all", lr_schedule="multistep",
-                       lr_milestones=config.lr_milestones, lr_factor=config.lr_factor, early_stopping=False,
-                       monitor="val_loss", steps_per_epoch=config.steps_per_epoch, seed=config.seed,
-                       progress=config.progress, tensorboard=config.tensorboard)
+    """The registry's TrainConfig (Adam, L2 on every parameter, multistep, no early stopping, best val loss) with
+    this run's knobs; equal to it at full scale."""
+    return thesis_train().replace(
+        epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+        beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon, weight_decay=config.weight_decay,
+        lr_milestones=config.lr_milestones, lr_factor=config.lr_factor, steps_per_epoch=config.steps_per_epoch,
+        seed=config.seed, progress=config.progress, tensorboard=config.tensorboard)
 
 
 def build_network(config: OuluMassConfig, arch: str, size: int, encoder_weights: str | None = None):

@@ -14,7 +14,6 @@ batches. Choices where the thesis is silent: docs/reproduction/pig-ct.md.
 """
 from __future__ import annotations
 
-import functools
 import json
 import time
 from dataclasses import dataclass, field, replace
@@ -39,6 +38,19 @@ _TRAIN_SALT, _VAL_SALT, _SPLIT_SALT = 1, 2, 3
 
 
 # ------------------------------------------------------------------------------------------------ config
+def thesis_train(network: str = "transverse"):
+    """The network's registered TrainConfig (`mammoseg.train.recipes`, recipe `pig-ct/<network>`), the one source of
+    the thesis' training numbers; imported when needed because the registry loads TensorFlow."""
+    from ..train.recipes import get_recipe
+
+    return get_recipe(f"pig-ct/{network.lower()}").train
+
+
+def _thesis_default(attribute: str):
+    """A config field whose default is the registry's value (the same for every pig-ct network)."""
+    return field(default_factory=lambda: getattr(thesis_train(), attribute))
+
+
 @dataclass
 class PigCTConfig:
     """Everything one pig-ct run needs; `full` holds the thesis' values, `smoke` a CPU-minutes version."""
@@ -59,15 +71,16 @@ class PigCTConfig:
     filters_3d: int = 16
     block_size: int = 96
     blocks_per_step: int = 2  # residual blocks per down/up step, both networks (L1404-1408)
-    batch_sizes: dict = field(default_factory=lambda: {"transverse": 4, "sagittal": 1, "coronal": 1, "3D": 2})
+    batch_sizes: dict = field(default_factory=lambda: {n: thesis_train(n).batch_size for n in NETWORKS})
     draws_per_scan: int = 50  # 3-D steps per training scan and epoch (L1502-1504)
     val_draws_per_scan: int = 10  # 3-D validation steps per validation scan (fixed blocks)
-    # training (§4.3.2): RMSprop at Keras 2.2.2's defaults; epochs and stopping are not stated
-    learning_rate: float = 1e-3
-    rho: float = 0.9
-    epsilon: float = 1e-7
-    epochs: int = 10
-    patience: int = 3  # early stopping on validation loss; the best epoch's weights are evaluated
+    # training (§4.3.2), defaults from the registry: RMSprop at Keras 2.2.2's defaults (1e-3, rho 0.9, eps 1e-7);
+    # epochs and stopping are not stated (at most 10 epochs, patience 3 on the val loss, best epoch evaluated)
+    learning_rate: float = _thesis_default("learning_rate")
+    rho: float = _thesis_default("rho")
+    epsilon: float = _thesis_default("epsilon")
+    epochs: int = _thesis_default("epochs")
+    patience: int = _thesis_default("patience")
     max_steps_per_epoch: int | None = None  # cap on an epoch's steps (smoke); None = one pass
     positive_fraction: float | None = None  # None: measured on the training scans (the thesis' rule, 0.289 there)
     # evaluation (§4.5)
@@ -382,21 +395,22 @@ def network_data(cfg: PigCTConfig, network: str, data: PreparedData):
 
 
 def train_config(cfg: PigCTConfig, network: str):
-    from ..train.config import TrainConfig
-
-    return TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_sizes[network], learning_rate=cfg.learning_rate,
-                       optimizer="rmsprop", rho=cfg.rho, epsilon=cfg.epsilon, lr_schedule="constant",
-                       early_stopping=True, patience=cfg.patience, monitor="val_loss", seed=cfg.seed,
-                       progress=cfg.progress)
+    """The registry's TrainConfig of the network with this run's knobs (equal to it at full scale)."""
+    if network not in NETWORKS:
+        raise ConfigError(f"unknown network {network!r}; expected one of {NETWORKS}")
+    return thesis_train(network).replace(
+        epochs=cfg.epochs, batch_size=cfg.batch_sizes[network], learning_rate=cfg.learning_rate, rho=cfg.rho,
+        epsilon=cfg.epsilon, patience=cfg.patience, seed=cfg.seed, progress=cfg.progress)
 
 
 def weighted_bce(class_weights: tuple[float, float]) -> Callable:
-    """The thesis' loss on the networks' logits: BCE with background weight w0 and mask weight w1 (L1464-1468)."""
-    from ..train.losses import binary_cross_entropy
+    """The registry's pig-ct loss (BCE on logits, L1464-1468) with this data's background / mask weights w0, w1
+    in place of the thesis' 1.406 / 3.460 (the same rule, 1/(1-f) and 1/f, on the measured mask fraction f)."""
+    from ..train.recipes import get_recipe, recipe_loss
 
     negative, positive = class_weights
-    return functools.partial(binary_cross_entropy, from_logits=True, negative_weight=negative,
-                             positive_weight=positive)
+    return recipe_loss(get_recipe("pig-ct/transverse"), negative_weight=float(negative),
+                       positive_weight=float(positive))
 
 
 def train_network(cfg: PigCTConfig, network: str, data: PreparedData, class_weights, out_dir: Path):
