@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import append_record, cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
+from _common import add_protocol_options, append_record, cpu_model, parse_protocol_args, publish  # noqa: E402
 
 import cv2
 import numpy as np
@@ -71,13 +71,10 @@ def record(lines: list[str]) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="interleaved timed rounds (>= 5)")
+    add_protocol_options(parser, RECORD)
     parser.add_argument("--threads", type=int, default=0,
                         help="OpenCV threads for the headline ratio (default 0: OpenCV's default, all cores)")
-    parser.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks-data-prep.md")
-    args = parser.parse_args(argv)
-    if args.repeats < 5:
-        parser.error("the protocol asks for at least 5 repetitions")
+    args = parse_protocol_args(parser, argv)
 
     image = test_image()
     default_threads = cv2.getNumThreads()
@@ -115,12 +112,9 @@ def main(argv=None) -> int:
              f"- agreement: correlation {correlation:.4f}, mean |difference| {mean_abs:.4f}",
              f"- ratio {ratio:.2f}x, {threads} thread(s) vs single-threaded scikit-image (target >= 20x): "
              f"{'met' if ratio >= 20 else 'NOT met'}"]
-    print("\n".join(lines))
-    if not args.no_record:
-        record(lines)
-    print(f"RESULT clahe ratio={ratio:.2f} ({ours_s:.3f} s vs {reference_s:.3f} s, seconds per "
-          f"{SHAPE[0]}x{SHAPE[1]} image)")
-    return 0
+    return publish(lines, record, not args.no_record,
+                   [f"RESULT clahe ratio={ratio:.2f} ({ours_s:.3f} s vs {reference_s:.3f} s, seconds per "
+                    f"{SHAPE[0]}x{SHAPE[1]} image)"])
 
 
 if __name__ == "__main__":

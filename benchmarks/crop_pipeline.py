@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from elastic import machine_lines, record, runs, timed  # noqa: E402  (sibling benchmark script: shared helpers)
+from _common import add_protocol_options, machine_lines, parse_protocol_args, publish, runs, timed  # noqa: E402
+from elastic import RECORD, record  # noqa: E402  (the sibling script owns the shared docs/benchmarks-data.md)
 
 IMAGE_SHAPE = (1024, 832)  # synthetic mammograms; crops reaching outside are padded on both sides
 MAX_VALUE = 4095.0
@@ -104,12 +105,9 @@ def measure(size: int, images, labels, repeats: int, settings: dict) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=sorted(SETTINGS), choices=sorted(SETTINGS))
-    parser.add_argument("--repeats", type=int, default=7, help="interleaved timed rounds (>= 5)")
+    add_protocol_options(parser, RECORD)
     parser.add_argument("--images", type=int, default=6, help="synthetic mammograms to crop from")
-    parser.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks-data.md")
-    args = parser.parse_args(argv)
-    if args.repeats < 5:
-        parser.error("the protocol asks for at least 5 repetitions")
+    args = parse_protocol_args(parser, argv)
 
     images, labels = test_images(args.images)
     results = {size: measure(size, images, labels, args.repeats, SETTINGS[size]) for size in args.sizes}
@@ -128,11 +126,8 @@ def main(argv=None) -> int:
             f"{'met' if ratio >= 5 else 'NOT met'})"]
         summary.append(f"RESULT crop_pipeline_{size} ratio={ratio:.2f} ({r['median']['ours']:.2f} vs "
                        f"{r['median']['reference']:.2f}, batches/s)")
-    print("\n".join(lines))
-    if not args.no_record:
-        record("Crop pipeline throughput (" + ", ".join(f"{s}x{s}" for s in results) + ")", lines)
-    print("\n".join(summary))
-    return 0
+    title = "Crop pipeline throughput (" + ", ".join(f"{s}x{s}" for s in results) + ")"
+    return publish(lines, lambda body: record(title, body), not args.no_record, summary)
 
 
 if __name__ == "__main__":

@@ -17,57 +17,26 @@ wall-clock ratios on a 2-core machine mix speed with parallelism. Appends to doc
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
-from _common import cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
+from _common import (add_protocol_options, append_record, machine_lines, parse_protocol_args, publish,  # noqa: E402
+                     runs, timed)  # (benchmarks/ is the script's folder)
 
 import numpy as np
-import scipy
 from scipy import ndimage
 
 RECORD = Path(__file__).resolve().parents[1] / "docs" / "benchmarks-data.md"
 SIZE = 512
 
 
-# ------------------------------------------------------------------------------- helpers shared with crop_pipeline.py
-def machine_lines() -> list[str]:
-    """Date, nproc, CPU model, load and versions: the provenance lines every record starts with."""
-    import tensorflow as tf
-
-    from mammoseg.runinfo import git_commit
-
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return [f"- date {when}; commit {git_commit()}",
-            f"- machine: nproc {os.cpu_count()}, {cpu_model()}; load average {os.getloadavg()[0]:.2f} at the end "
-            f"(the cores are shared with other jobs)",
-            f"- versions: Python {platform.python_version()}, TensorFlow {tf.__version__}, numpy {np.__version__}, "
-            f"scipy {scipy.__version__}"]
-
-
 def record(title: str, lines: list[str]) -> None:
-    """Append a section to docs/benchmarks-data.md (created with a header when missing)."""
+    """Append a section to docs/benchmarks-data.md (shared with crop_pipeline.py; created when missing)."""
     header = ("# Data pipeline benchmarks\n\nResults appended by `benchmarks/crop_pipeline.py` and "
               "`benchmarks/elastic.py` (protocol: shared BENCHMARKS-PROTOCOL.md). See the notes at the top for how "
               "to read them.\n")
-    text = RECORD.read_text(encoding="utf-8") if RECORD.is_file() else header
-    RECORD.write_text(text.rstrip("\n") + f"\n\n## {title}\n" + "\n".join(lines) + "\n", encoding="utf-8")
-
-
-def timed(fn) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) of one call."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - wall, time.process_time() - cpu
-
-
-def runs(values: list[float]) -> str:
-    return ", ".join(f"{v:.2f}" for v in values)
+    append_record(RECORD, header, [f"## {title}", *lines])
 
 
 # ------------------------------------------------------------------------------- this benchmark
@@ -100,13 +69,10 @@ def classic_scipy_elastic(image, label, rng, alpha: float, sigma: float):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="interleaved timed rounds (>= 5)")
+    add_protocol_options(parser, RECORD)
     parser.add_argument("--batch", type=int, default=8, help="crops per in-graph call and per reference round")
     parser.add_argument("--classic-crops", type=int, default=2, help="crops per round for the slow classic route")
-    parser.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks-data.md")
-    args = parser.parse_args(argv)
-    if args.repeats < 5:
-        parser.error("the protocol asks for at least 5 repetitions")
+    args = parse_protocol_args(parser, argv)
 
     import tensorflow as tf
 
@@ -157,11 +123,10 @@ def main(argv=None) -> int:
         f"- ratio {ratio:.2f}x vs the FFT reference (target >= 3x: {'met' if ratio >= 3 else 'NOT met'}); "
         f"{median['ours'] / median['classic']:.1f}x vs classic scipy; CPU-time ratio "
         f"{cpu_ms['offline'] / cpu_ms['ours']:.2f}x vs the FFT reference"]
-    print("\n".join(lines))
-    if not args.no_record:
-        record(f"Elastic transform, {SIZE}x{SIZE} crop + label", lines)
-    print(f"RESULT elastic_{SIZE} ratio={ratio:.2f} ({median['ours']:.1f} vs {median['offline']:.1f}, crops/s)")
-    return 0
+    return publish(lines, lambda body: record(f"Elastic transform, {SIZE}x{SIZE} crop + label", body),
+                   not args.no_record,
+                   [f"RESULT elastic_{SIZE} ratio={ratio:.2f} ({median['ours']:.1f} vs {median['offline']:.1f}, "
+                    f"crops/s)"])
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import append_record, cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
+from _common import append_record, cpu_model, publish  # noqa: E402  (benchmarks/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -167,12 +167,9 @@ def main(argv=None) -> int:
         f"- repetitions: {args.reps} full images (protocol asks for 5; see the docstring)"
         if args.reps < 5 else f"- repetitions: {args.reps} full images",
     ]
-    print("\n".join(lines))
-    if not args.no_record:
-        record(lines)
-    print(f"RESULT inference ratio={ratio:.2f} ({ours_s:.2f} s vs {ideal_s:.2f} s, seconds per {SHAPE[0]}x"
-          f"{SHAPE[1]} image; peak RSS {peak / GIB:.2f} GiB)")
-    return 0
+    return publish(lines, record, not args.no_record,
+                   [f"RESULT inference ratio={ratio:.2f} ({ours_s:.2f} s vs {ideal_s:.2f} s, seconds per {SHAPE[0]}x"
+                    f"{SHAPE[1]} image; peak RSS {peak / GIB:.2f} GiB)"])
 
 
 if __name__ == "__main__":

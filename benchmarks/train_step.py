@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import append_record, machine  # noqa: E402  (benchmarks/ is the script's folder)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "benchmarks-train.md"
 H100_BF16_TFLOPS = 989.0
@@ -55,25 +57,10 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{os.cpu_count()} CPUs, {cpu}"
-
-
 def record(lines: list[str]) -> None:
-    """Append a dated section to docs/benchmarks-train.md (whole file rewritten via a temp file + os.replace)."""
-    old = RESULTS.read_text() if RESULTS.exists() else (
-        "# Training-step benchmark results\n\nWritten by `benchmarks/train_step.py`; newest run last. "
-        "Interpretation and protocol: docs/training.md (\"Speed\").\n")
-    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, prefix=".benchmarks-train.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(old.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
-    os.replace(tmp, RESULTS)
+    """Append a dated section to docs/benchmarks-train.md, atomically."""
+    append_record(RESULTS, "# Training-step benchmark results\n\nWritten by `benchmarks/train_step.py`; newest run "
+                  "last. Interpretation and protocol: docs/training.md (\"Speed\").\n", lines)
 
 
 def step_times(run, steps: int) -> list[float]:

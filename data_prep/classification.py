@@ -22,7 +22,6 @@ Output: one HDF5 file, format "mammoseg-class-store" v1:
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import pandas as pd
 from mammoseg.data.preprocess import KthClsParams, kth_cls_preprocess
 from mammoseg.errors import ConfigError, DataError
 from mammoseg.io.dicom import read_dicom
-from mammoseg.io.inbreast import _find_image
+from mammoseg.io.inbreast import find_image, read_csv_records
 from mammoseg.io.raster import read_image, read_mask
 from mammoseg.labels import DDSM3
 
@@ -75,18 +74,9 @@ def read_cls_dataset(root: str | Path) -> list[ClsRecord]:
     if not root.is_dir():
         raise DataError(root, "dataset folder not found")
     labels = root / LABELS_FILE
-    if not labels.is_file():
-        raise DataError(labels, "file not found (a kth-cls dataset needs labels.csv with columns id, class)")
-    try:
-        with open(labels, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns, rows = reader.fieldnames or [], list(reader)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(labels, f"not a readable CSV file: {exc}") from None
-    missing = [c for c in ("id", "class") if c not in columns]
-    if missing:
-        raise DataError(labels, f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}")
-    has_split = "split" in columns
+    rows = read_csv_records(labels, ("id", "class"), "a kth-cls dataset needs labels.csv with columns id, class",
+                            items="images")
+    has_split = "split" in rows[0]
     records, seen = [], set()
     for line, row in enumerate(rows, start=2):
         case_id = (row.get("id") or "").strip()
@@ -100,9 +90,7 @@ def read_cls_dataset(root: str | Path) -> list[ClsRecord]:
             raise DataError(labels, f"line {line} ({case_id}): split {split!r} is not one of {', '.join(CLASS_SPLITS)}")
         mask = root / ROI_DIR / f"{case_id}.png"
         records.append(ClsRecord(case_id, _class_name(labels, line, row.get("class") or ""), split,
-                                 _find_image(root, case_id), mask if mask.is_file() else None))
-    if not records:
-        raise DataError(labels, "no images listed (header only or empty file)")
+                                 find_image(root, case_id), mask if mask.is_file() else None))
     return records
 
 

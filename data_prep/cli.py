@@ -56,7 +56,8 @@ def _cmd_crops(args) -> None:
         elastic = ElasticParams(alpha=elastic.alpha if args.elastic_alpha is None else args.elastic_alpha,
                                 sigma=elastic.sigma if args.elastic_sigma is None else args.elastic_sigma)
     out = build_crops(args.root, args.out, crop_size=args.size, crops_per_image=args.per_image, split=args.split,
-                      seed=args.seed, elastic_p=args.elastic_p, progress=not args.quiet, elastic=elastic)
+                      seed=args.seed, elastic_p=args.elastic_p, progress=not args.quiet, elastic=elastic,
+                      layout=args.layout)
     print(f"wrote {out}")
 
 
@@ -197,6 +198,20 @@ def _cmd_export_nnunet(args) -> None:
               f"nnUNetv2_plan_and_preprocess, then train fold 0 to use our train/val split")
 
 
+def _add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_builder(sub, command: str, help_text: str, run, root_help: str, out_help: str) -> argparse.ArgumentParser:
+    """A subcommand that reads a dataset (--root) and writes a store or a folder (--out), with a progress bar."""
+    parser = sub.add_parser(command, help=help_text)
+    parser.add_argument("--root", required=True, type=Path, help=root_help)
+    parser.add_argument("--out", required=True, type=Path, help=out_help)
+    _add_quiet(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Build each thesis' training set on disk, inspect it, "
                                                             "export it for nnU-Net.")
@@ -211,9 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"Gaussian smoothing of the smoothed classes, pixels (default {DEFAULT_MERGE_SIGMA})")
     merge.set_defaults(run=_cmd_merge)
 
-    crops = sub.add_parser("crops", help="build a class-balanced crop store (thesis Table 4.2)")
-    crops.add_argument("--root", required=True, type=Path, help="merged dataset root")
-    crops.add_argument("--out", required=True, type=Path, help="output .h5 file")
+    crops = _add_builder(sub, "crops", "build a class-balanced crop store (thesis Table 4.2)", _cmd_crops,
+                         "merged dataset root", "output .h5 file")
     crops.add_argument("--size", required=True, type=_positive_int, help="crop size (thesis: 256, 700, 900, 1500)")
     crops.add_argument("--per-image", required=True, type=_positive_int, help="crops per image")
     crops.add_argument("--split", required=True, choices=("train", "val"))
@@ -221,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     crops.add_argument("--elastic-p", type=_probability, default=0.25, help="elastic probability (thesis: 0.25)")
     crops.add_argument("--elastic-alpha", type=float, help="override the size-scaled default alpha")
     crops.add_argument("--elastic-sigma", type=float, help="override the size-scaled default sigma (pixels)")
-    crops.set_defaults(run=_cmd_crops)
+    crops.add_argument("--layout", choices=("contiguous", "chunked"), default="contiguous",
+                       help="contiguous (default): uncompressed, streamed by memory map in training; chunked: gzip, "
+                            "smaller on disk, read through h5py (slower)")
 
     synth = sub.add_parser("synth-kthseg", help="write a small synthetic dataset in the kth-seg layout")
     synth.add_argument("--root", required=True, type=Path)
@@ -239,9 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--dataset", choices=TABLE_KINDS, default="kth-seg", help="layout of --root")
     inspect.set_defaults(run=_cmd_inspect)
 
-    kth_cls = sub.add_parser("kth-cls", help="build the kth-cls classification set (square crop, 1024, CLAHE, 128)")
-    kth_cls.add_argument("--root", required=True, type=Path, help="images/, labels.csv (id, class[, split]), rois/")
-    kth_cls.add_argument("--out", required=True, type=Path, help="output .h5 file")
+    kth_cls = _add_builder(sub, "kth-cls", "build the kth-cls classification set (square crop, 1024, CLAHE, 128)",
+                           _cmd_kth_cls, "images/, labels.csv (id, class[, split]), rois/", "output .h5 file")
     kth_cls.add_argument("--size", type=_positive_int, default=128, help="model input size (thesis: 128)")
     kth_cls.add_argument("--work-size", type=_positive_int, default=1024, help="resize before CLAHE (thesis: 1024)")
     kth_cls.add_argument("--crop", choices=("mass", "centre"), default="mass",
@@ -253,21 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
     kth_cls.add_argument("--test-fraction", type=_probability, default=0.2,
                          help="per-class test share when labels.csv has no split column (0.2)")
     kth_cls.add_argument("--seed", type=int, default=0)
-    kth_cls.set_defaults(run=_cmd_kth_cls)
 
-    mass = sub.add_parser("oulu-mass", help="crop to the breast and fit to 512x512 16-bit PNG (oulu-mass layout)")
-    mass.add_argument("--root", required=True, type=Path, help="images/, masks/, meta.csv")
-    mass.add_argument("--out", required=True, type=Path, help="output dataset folder")
+    mass = _add_builder(sub, "oulu-mass", "crop to the breast and fit to 512x512 16-bit PNG (oulu-mass layout)",
+                        _cmd_oulu_mass, "images/, masks/, meta.csv", "output dataset folder")
     mass.add_argument("--size", type=_positive_int, default=512, help="square side (thesis: 512)")
     mass.add_argument("--margin", type=float, default=0.02, help="breast-box margin, share of the image size")
     mass.add_argument("--no-breast-crop", action="store_true", help="resize the whole image")
     mass.add_argument("--remove-background", action="store_true", help="blank everything outside the breast")
     mass.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    mass.set_defaults(run=_cmd_oulu_mass)
 
-    pig = sub.add_parser("pig-ct", help="three-plane slice store (padded to 64) and optional random 96^3 blocks")
-    pig.add_argument("--root", required=True, type=Path, help="<scan>/volume.npy|ct/, <scan>/label.npy, splits.csv")
-    pig.add_argument("--out", required=True, type=Path, help="output .h5 file")
+    pig = _add_builder(sub, "pig-ct", "three-plane slice store (padded to 64) and optional random 96^3 blocks",
+                       _cmd_pig_ct, "<scan>/volume.npy|ct/, <scan>/label.npy, splits.csv", "output .h5 file")
     pig.add_argument("--split", required=True, choices=("train", "val", "test"))
     pig.add_argument("--planes", nargs="+", help="any of transverse, sagittal, coronal (default: all three)")
     pig.add_argument("--pad-multiple", type=_positive_int, default=64, help="pad slices to a multiple (thesis: 64)")
@@ -277,19 +288,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="random training blocks per scan (thesis: 100 = 50 steps x 2); 0 = none")
     pig.add_argument("--block-size", type=_positive_int, default=96, help="block side (thesis: 96)")
     pig.add_argument("--seed", type=int, default=0)
-    pig.set_defaults(run=_cmd_pig_ct)
 
-    export = sub.add_parser("export-nnunet", help="write the dataset and our split in nnU-Net v2's raw format")
+    export = _add_builder(sub, "export-nnunet", "write the dataset and our split in nnU-Net v2's raw format",
+                          _cmd_export_nnunet, "dataset root in its mammoseg layout", "nnUNet_raw folder")
     export.add_argument("--dataset", required=True, choices=EXPORT_KINDS)
-    export.add_argument("--root", required=True, type=Path, help="dataset root in its mammoseg layout")
-    export.add_argument("--out", required=True, type=Path, help="nnUNet_raw folder")
     export.add_argument("--id", required=True, type=int, help="nnU-Net dataset id, 1..999 (custom: from 500)")
     export.add_argument("--name", help="dataset name (default: KthSeg, OuluMass, Cityscapes, PigCT)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing Dataset<ID>_<Name>")
-    export.set_defaults(run=_cmd_export_nnunet)
 
-    for command in (merge, crops, inspect, kth_cls, mass, pig, export):
-        command.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    for command in (merge, inspect):
+        _add_quiet(command)
     return parser
 
 

@@ -6,8 +6,6 @@ finished without an error, so a crash or a bad input file never leaves a half-wr
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,7 +16,8 @@ from tqdm import tqdm
 
 from mammoseg import __version__
 from mammoseg.errors import ConfigError, DataError
-from mammoseg.io.raster import atomic_write_bytes
+from mammoseg.io.atomic import atomic_folder, atomic_path, atomic_write_bytes
+from mammoseg.io.hdf5 import open_hdf5
 
 GZIP = {"compression": "gzip", "compression_opts": 1}
 _STRING = h5py.string_dtype("utf-8")
@@ -32,24 +31,11 @@ def progress(iterable=None, *, desc: str, unit: str, enabled: bool, total: int |
     return tqdm(iterable, desc=desc, unit=unit, total=total, disable=not enabled)
 
 
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
 @contextmanager
 def atomic_h5(path: str | Path):
     """Yield an h5py.File open for writing under a temporary name; rename it to `path` on a clean exit."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_name(path)
-    handle = h5py.File(tmp, "w")
-    try:
-        yield handle
-        handle.close()
-        os.replace(tmp, path)
-    finally:
-        handle.close()
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+        yield handle  # the file is closed before atomic_path renames it
 
 
 @contextmanager
@@ -59,21 +45,8 @@ def atomic_dir(path: str | Path, overwrite: bool = False):
     path = Path(path)
     if path.exists() and not overwrite:
         raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_name(path)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with atomic_folder(path) as tmp:
         yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_attrs(handle: h5py.File | h5py.Group, attrs: dict) -> None:
@@ -120,12 +93,7 @@ def read_manifest(handle: h5py.File | h5py.Group, name: str = "manifest") -> pd.
 def open_store(path: str | Path, format_name: str, version: int, datasets: tuple[str, ...]) -> h5py.File:
     """Open an HDF5 store read-only and check its format marker and datasets; every problem is one DataError."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, f"{format_name} file not found")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as exc:
-        raise DataError(path, f"not a readable HDF5 file (truncated or wrong format): {exc}") from None
+    handle = open_hdf5(path, f"{format_name} file not found")
     try:
         found = handle.attrs.get("format")
         if found != format_name:

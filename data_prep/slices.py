@@ -32,7 +32,7 @@ from mammoseg.data.preprocess import (PLANES, extract_block, pad_to_multiple, pa
                                       random_block_origin)
 from mammoseg.errors import ConfigError, DataError
 from mammoseg.io.annotations import SPLITS, read_splits
-from mammoseg.io.volume import AIR_HU, read_ct_volume, read_label_volume
+from mammoseg.io.volume import AIR_HU, CT_LABEL_NAMES, CT_VOLUME_NAMES, read_ct_volume, read_label_volume
 from mammoseg.labels import BINARY
 
 from .crops import crop_seed
@@ -41,8 +41,6 @@ from .outputs import (GZIP, append, atomic_h5, generator_version, growing_datase
 
 FORMAT_NAME = "mammoseg-slice-store"
 FORMAT_VERSION = 1
-VOLUME_NAMES = ("volume.npy", "ct")  # one of them per scan folder
-LABEL_NAMES = ("label.npy", "label")
 PAD_MULTIPLE = 64  # seed 003 L1446-1454: six 2x2 poolings
 BLOCK_SIZE = 96  # seed 003 L1490-1496
 THESIS_BLOCKS_PER_SCAN = 100  # L1502-1504: 2 blocks per step, 50 steps per training scan
@@ -70,8 +68,8 @@ def read_ct_dataset(root: str | Path) -> list[CTScan]:
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, "dataset folder not found")
-    return [CTScan(scan, split, _find_one(root / scan, VOLUME_NAMES, "CT volume"),
-                   _find_one(root / scan, LABEL_NAMES, "label volume"))
+    return [CTScan(scan, split, _find_one(root / scan, CT_VOLUME_NAMES, "CT volume"),
+                   _find_one(root / scan, CT_LABEL_NAMES, "label volume"))
             for scan, split in read_splits(root).items()]
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import sys
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
@@ -72,17 +71,15 @@ def comparison_table(table: ThesisTable, rows: list[ResultRow], context: str = "
 
 
 def write_results(run_dir: Path, table: ThesisTable, rows: list[ResultRow], context: str = "") -> str:
-    from .train.checkpoint import atomic_write_text
+    from .io.atomic import atomic_path, atomic_write_text
 
     text = comparison_table(table, rows, context)
     atomic_write_text(run_dir / "table.md", text)
-    tmp = run_dir / f".results.csv.tmp-{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(run_dir / "results.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["row", *table.columns, "note"])
         for r in rows:
             writer.writerow([r.name, *[r.metrics.get(c, "") for c in table.columns], r.note])
-    os.replace(tmp, run_dir / "results.csv")
     return text
 
 

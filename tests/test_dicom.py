@@ -117,6 +117,23 @@ def test_rle_lossless_round_trip(tmp_path, rng):
     np.testing.assert_array_equal(read_dicom(path).pixels, pixels)
 
 
+@pytest.mark.parametrize("rle", [False, True])
+def test_given_uid_makes_the_file_bytes_reproducible(tmp_path, rle):
+    uid = "1.2.826.0.1.3680043.8.498.12345"
+    a = write_dicom(tmp_path / "a.dcm", stored(), bits_stored=12, rle=rle, uid=uid)
+    b = write_dicom(tmp_path / "b.dcm", stored(), bits_stored=12, rle=rle, uid=uid)
+    assert a.read_bytes() == b.read_bytes()
+    ds = pydicom.dcmread(a)
+    assert ds.SOPInstanceUID == ds.file_meta.MediaStorageSOPInstanceUID == uid
+
+
+def test_without_uid_every_file_gets_a_fresh_one(tmp_path):
+    a = pydicom.dcmread(write_dicom(tmp_path / "a.dcm", stored(), rle=True))
+    b = pydicom.dcmread(write_dicom(tmp_path / "b.dcm", stored(), rle=True))
+    assert a.SOPInstanceUID != b.SOPInstanceUID
+    assert a.SOPInstanceUID == a.file_meta.MediaStorageSOPInstanceUID  # compression did not draw another
+
+
 def test_header_fields(tmp_path):
     path = write_dicom(tmp_path / "a.dcm", stored(), bits_stored=12, ImageLaterality="R", ViewPosition="MLO",
                        ImagerPixelSpacing=["0.07", "0.075"])

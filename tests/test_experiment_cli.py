@@ -1,24 +1,16 @@
 """Every numbered experiment script shows one `--help` with the common options and its recipe's own."""
-import importlib.util
-from pathlib import Path
 
 import pytest
+from experiment_scripts import EXPERIMENTS, load_script
 
 from mammoseg.experiment import experiment_main, from_run_option, ThesisTable
 
-SCRIPTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("[0-9][0-9]_*.py"))
+SCRIPTS = sorted(EXPERIMENTS.glob("[0-9][0-9]_*.py"))
 COMMON = ("--data-root", "--scale", "--out", "--seed")
 EXTRAS = {"kth_seg": ("--from-run", "--vgg16-weights", "--resnet18-weights"),
           "lrh_seg": ("--from-run", "--vgg16-weights", "--resnet18-weights"),
           "oulu_mass": ("--from-run", "--resnet22-weights", "--resnet34-weights", "--rows"),
           "pig_ct": ("--from-run",), "kth_cls": ("--from-run",)}
-
-
-def load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem.replace("-", "_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_table_has_a_script():
@@ -28,7 +20,7 @@ def test_every_table_has_a_script():
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_help_lists_common_and_recipe_options(script, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        load(script).main(["--help"])
+        load_script(script.stem).main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     thesis = next(key for key in EXTRAS if f"_{key}_" in script.stem)

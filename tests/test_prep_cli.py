@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pytest
 
@@ -127,6 +128,13 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert len(store) == 3 * n_val and store.manifest["elastic"].all()
     assert store.attrs["merge_sigma"] == 1.5 and store.attrs["elastic_alpha"] == 50.0
     assert store_elastic_params(store) == ElasticParams(50.0, store.attrs["elastic_sigma"])
+    chunked = tmp_path / "val32_chunked.h5"
+    assert main(["crops", "--root", str(root), "--out", str(chunked), "--size", "32", "--per-image", "3",
+                 "--split", "val", "--seed", "2", "--elastic-p", "1", "--elastic-alpha", "50", "-q",
+                 "--layout", "chunked"]) == 0
+    with h5py.File(out) as contiguous_file, h5py.File(chunked) as chunked_file:
+        assert contiguous_file["images"].chunks is None and chunked_file["images"].chunks is not None
+        np.testing.assert_array_equal(contiguous_file["images"][:], chunked_file["images"][:])
     capsys.readouterr()
     assert main(["inspect", "--store", str(out)]) == 0
     shown = capsys.readouterr().out

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from mammoseg.errors import DataError
-from mammoseg.io.raster import atomic_write_bytes, read_image, read_mask, write_image, write_mask
+from mammoseg.io.atomic import atomic_write_bytes
+from mammoseg.io.raster import read_image, read_mask, write_image, write_mask
 
 
 def _write_raw(path, array, ext=".png"):

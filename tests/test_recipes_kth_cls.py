@@ -1,11 +1,11 @@
 """kth-cls recipe pieces: presets = the thesis' tables, the published tables as transcribed, size groups,
 overlap-accuracy, the channel-stacked augmentation, table rows and --from-run checks."""
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from experiment_scripts import load_script
 
 from mammoseg.errors import ConfigError, DataError
 from mammoseg.evaluate.classification_eval import classification_report
@@ -15,13 +15,6 @@ from mammoseg.recipes import kth_cls
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = {"18_kth_cls_table4_2": ("Table 4.2", "test"), "19_kth_cls_table4_3": ("Table 4.3", "train"),
            "20_kth_cls_table4_6": ("Table 4.6", "test"), "21_kth_cls_table4_7": ("Table 4.7", "train")}
-
-
-def _script(name):
-    spec = importlib.util.spec_from_file_location(f"kth_cls_script_{name}", REPO / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_full_preset_is_the_thesis_configuration():
@@ -64,7 +57,7 @@ def test_published_tables_are_consistent(name):
     """Transcription check: each Mean is the class average, and accuracy follows from precision, recall and the
     thesis' class counts (TP = recall N, FP = TP / precision - TP; spec §6.5)."""
     table, split = SCRIPTS[name]
-    thesis = _script(name).TABLE
+    thesis = load_script(name).TABLE
     assert thesis.table == table and tuple(thesis.columns) == kth_cls.COLUMNS
     assert list(thesis.rows) == ["Accuracy", "Specificity", "Precision", "Recall"]
     for values in thesis.rows.values():

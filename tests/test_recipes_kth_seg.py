@@ -1,12 +1,12 @@
 """kth-seg recipe pieces: presets against the thesis text, the stage orchestration (dependency order, reuse,
 divergence), and the Cityscapes input pipeline. Fast: no network is trained here."""
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from experiment_scripts import load_script
 
 from mammoseg.errors import ConfigError, DataError
 from mammoseg.recipes import kth_seg, segmentation
@@ -21,13 +21,6 @@ def _seed_lines() -> list[str]:
     if not SEED_TEXT.is_file():
         pytest.skip("thesis text (../shared/seeds) not beside the repository")
     return [" ".join(line.split()) for line in SEED_TEXT.read_text(encoding="utf-8").splitlines()]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------------------------------------------------ presets
@@ -56,7 +49,7 @@ def test_hyperparameters_equal_the_thesis_text(caption, table):
 def test_published_numbers_are_the_thesis_lines(table):
     """Each script's thesis row reads, number for number, as a line of the thesis text (L1523-1639)."""
     lines = _seed_lines()
-    published = _script(SCRIPTS[table]).TABLE.rows
+    published = load_script(SCRIPTS[table]).TABLE.rows
     assert tuple(published) == kth_seg.TABLES[table].rows
     caption = next(i for i, line in enumerate(lines) if line.startswith(f"Table {table}: Results"))
     block = lines[caption - 16:caption]

@@ -1,11 +1,11 @@
 """oulu-mass recipe pieces (seed 002): presets, GroupKFold, the Table 3 augmentation, inputs, losses, ensembling."""
-import importlib.util
 import math
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from experiment_scripts import load_script
 import tensorflow as tf
 from scipy import ndimage
 
@@ -14,7 +14,6 @@ from mammoseg.io.raster import write_image, write_mask
 from mammoseg.recipes import oulu_mass as om
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cbis_ddsm"
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 SCRIPTS = {"5": "09_oulu_mass_table5", "6": "10_oulu_mass_table6", "7": "11_oulu_mass_table7",
            "8": "12_oulu_mass_table8", "9": "13_oulu_mass_table9", "10": "14_oulu_mass_table10"}
 
@@ -80,9 +79,7 @@ def test_table_grids_match_the_thesis_row_counts():
 
 @pytest.mark.parametrize("key", list(SCRIPTS))
 def test_scripts_publish_every_row_of_their_table(key):
-    spec = importlib.util.spec_from_file_location(SCRIPTS[key], EXPERIMENTS / f"{SCRIPTS[key]}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(SCRIPTS[key])
     assert list(module.TABLE.rows) == [r.name for r in om.TABLES[key].rows]
     for values in module.TABLE.rows.values():
         assert len(values) == 4 and all(0 <= v <= 100 for v in values)
@@ -92,10 +89,7 @@ def test_published_headline_numbers():
     """L1093-1095, L1337-1340: best Dice 0.816 (Table 7), accuracy 88.7 % (Table 5), OUDSM accuracy 83.3 %."""
     tables = {}
     for key, name in SCRIPTS.items():
-        spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        tables[key] = module.TABLE.rows
+        tables[key] = load_script(name).TABLE.rows
     assert max(v[0] for v in tables["7"].values()) == pytest.approx(81.6)
     assert tables["7"]["ResNet34U-Net FT-B"][0] == pytest.approx(81.6)
     assert max(v[1] for v in tables["5"].values()) == pytest.approx(88.7)

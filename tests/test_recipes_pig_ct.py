@@ -1,24 +1,13 @@
 """pig-ct recipe pieces: presets, loss, sampling plans, store reading, and the derived tables (5.2, 6.1)."""
-import importlib.util
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from experiment_scripts import load_script
 
 from mammoseg.errors import ConfigError, DataError
 from mammoseg.recipes import pig_ct
-
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-
-
-def load_script(stem: str):
-    spec = importlib.util.spec_from_file_location(stem, EXPERIMENTS / f"{stem}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def thesis_frame(stem: str) -> pd.DataFrame:
     rows = load_script(stem).TABLE.rows

@@ -1,11 +1,12 @@
 import json
+import pickle
 
 import h5py
 import numpy as np
 import pytest
 
 from mammoseg.errors import DataError
-from mammoseg.io.store import FORMAT_NAME, CropStoreWriter, read_crop_store
+from mammoseg.io.store import FORMAT_NAME, CropStoreWriter, H5CropArray, open_crop_store, read_crop_store
 
 ROWS = [dict(case="case_a", split="train", index=0, cy=5, cx=7, chosen_id=4, elastic=False, seed=2**62 + 3),
         dict(case="case_ä", split="train", index=1, cy=0, cx=31, chosen_id=-1, elastic=True, seed=0),
@@ -20,8 +21,8 @@ def _crops(rng, n=len(ROWS), size=8):
     return images, labels
 
 
-def _write(path, images, labels, rows=ROWS, meta=META):
-    with CropStoreWriter(path, images.shape[1], images.dtype, meta) as writer:
+def _write(path, images, labels, rows=ROWS, meta=META, layout="contiguous"):
+    with CropStoreWriter(path, images.shape[1], images.dtype, meta, layout=layout) as writer:
         for image, label, row in zip(images, labels, rows):
             writer.append(image, label, **row)
     return path
@@ -31,11 +32,13 @@ def _leftovers(path):
     return sorted(p.name for p in path.parent.iterdir())
 
 
-def test_round_trip(tmp_path, rng):
+@pytest.mark.parametrize("layout", ["contiguous", "chunked"])
+@pytest.mark.parametrize("reader", [read_crop_store, open_crop_store])
+def test_round_trip(tmp_path, rng, layout, reader):
     images, labels = _crops(rng)
-    path = _write(tmp_path / "crops.h5", images, labels)
-    assert _leftovers(path) == ["crops.h5"]
-    store = read_crop_store(path)
+    path = _write(tmp_path / "crops.h5", images, labels, layout=layout)
+    assert _leftovers(path) == ["crops.h5"]  # no scratch file left either
+    store = reader(path)
     np.testing.assert_array_equal(store.images, images)
     np.testing.assert_array_equal(store.labels, labels)
     assert store.images.dtype == np.uint16 and store.labels.dtype == np.uint8
@@ -50,11 +53,39 @@ def test_round_trip(tmp_path, rng):
     assert light.images is None and light.labels is None and len(light) == 3
 
 
-def test_crops_are_chunked_one_per_crop_and_compressed(tmp_path, rng):
-    path = _write(tmp_path / "crops.h5", *_crops(rng))
-    with h5py.File(path, "r") as handle:
+def test_layouts_contiguous_by_default_or_chunked_and_compressed(tmp_path, rng):
+    crops = _crops(rng)
+    with h5py.File(_write(tmp_path / "contiguous.h5", *crops), "r") as handle:
+        for name in ("images", "labels"):
+            assert handle[name].chunks is None and handle[name].compression is None
+    with h5py.File(_write(tmp_path / "chunked.h5", *crops, layout="chunked"), "r") as handle:
         for name in ("images", "labels"):
             assert handle[name].chunks == (1, 8, 8) and handle[name].compression == "gzip"
+    with pytest.raises(ValueError, match="layout"):
+        CropStoreWriter(tmp_path / "x.h5", 8, np.uint16, layout="zarr")
+
+
+def test_open_crop_store_leaves_crops_on_disk(tmp_path, rng):
+    images, labels = _crops(rng, size=16)
+    contiguous = open_crop_store(_write(tmp_path / "contiguous.h5", images, labels))
+    assert isinstance(contiguous.images, np.memmap) and isinstance(contiguous.labels, np.memmap)
+    assert not contiguous.images.flags.writeable
+    chunked = open_crop_store(_write(tmp_path / "chunked.h5", images, labels, layout="chunked"))
+    assert isinstance(chunked.images, H5CropArray) and isinstance(chunked.labels, H5CropArray)
+    assert chunked.images.shape == images.shape and chunked.images.dtype == np.uint16 and len(chunked.labels) == 3
+    order = np.array([2, 0, 2, 1])  # unsorted with a repeat: h5py itself accepts neither
+    for store in (contiguous, chunked):
+        np.testing.assert_array_equal(store.images[order, 3:11, 2:10], images[order, 3:11, 2:10])
+        np.testing.assert_array_equal(store.labels[1], labels[1])
+        np.testing.assert_array_equal(store.labels[order[:0]], labels[:0])
+        blocks = list(store.label_blocks(crops_per_block=2))
+        assert [len(b) for b in blocks] == [2, 1]
+        np.testing.assert_array_equal(np.concatenate(blocks), labels)
+    with pytest.raises(IndexError, match="out of range"):
+        chunked.images[[0, 3]]
+    clone = pickle.loads(pickle.dumps(chunked.images))  # tf.data / multiprocessing may copy the reader
+    np.testing.assert_array_equal(clone[[1]], images[[1]])
+    np.testing.assert_array_equal(np.asarray(chunked.labels), labels)
 
 
 def test_exception_inside_the_writer_leaves_nothing(tmp_path, rng):
@@ -83,27 +114,52 @@ def test_wrong_dtype_is_refused(tmp_path, rng):
             writer.append(images[0], labels[0], **ROWS[0])
 
 
-def test_missing_truncated_and_foreign_files_raise_data_error(tmp_path, rng):
+@pytest.mark.parametrize("layout", ["contiguous", "chunked"])
+@pytest.mark.parametrize("reader", [read_crop_store, open_crop_store])
+def test_missing_truncated_and_foreign_files_raise_data_error(tmp_path, rng, layout, reader):
     with pytest.raises(DataError, match="missing.h5: crop store not found"):
-        read_crop_store(tmp_path / "missing.h5")
-    path = _write(tmp_path / "crops.h5", *_crops(rng, size=64))
+        reader(tmp_path / "missing.h5")
+    path = _write(tmp_path / "crops.h5", *_crops(rng, size=64), layout=layout)
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(DataError, match="truncated.h5"):
-        read_crop_store(truncated)
+        reader(truncated)
     text = tmp_path / "text.h5"
     text.write_text("not hdf5")
     with pytest.raises(DataError, match="not a readable HDF5 file"):
-        read_crop_store(text)
+        reader(text)
     foreign = tmp_path / "foreign.h5"
     with h5py.File(foreign, "w") as handle:
         handle["images"] = np.zeros((1, 2, 2))
     with pytest.raises(DataError, match=f"not a {FORMAT_NAME} file"):
-        read_crop_store(foreign)
+        reader(foreign)
 
 
-def test_empty_store_round_trips(tmp_path):
-    with CropStoreWriter(tmp_path / "empty.h5", 4, np.uint16, META):
+@pytest.mark.parametrize("reader", [read_crop_store, open_crop_store])
+def test_damaged_metadata_raises_one_data_error(tmp_path, rng, reader):
+    """Every 64-byte stretch of the HDF5 structures (everything before the first crop) overwritten in turn: each
+    damaged file either still reads correctly or raises DataError naming it, never a raw h5py exception."""
+    images, labels = _crops(rng)
+    path = _write(tmp_path / "crops.h5", images, labels)
+    with h5py.File(path, "r") as handle:
+        first_crop = handle["images"].id.get_offset()
+    original = path.read_bytes()
+    damaged, failures = tmp_path / "damaged.h5", 0
+    for start in range(0, first_crop, 64):
+        damaged.write_bytes(original[:start] + bytes(range(64)) + original[start + 64:])
+        try:
+            store = reader(damaged)
+            np.testing.assert_array_equal(store.labels[[2, 0]], labels[[2, 0]])
+        except DataError as exc:
+            assert "damaged.h5" in str(exc)
+            failures += 1
+    assert failures > 0  # the damage did reach structures the reader needs
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "chunked"])
+@pytest.mark.parametrize("reader", [read_crop_store, open_crop_store])
+def test_empty_store_round_trips(tmp_path, layout, reader):
+    with CropStoreWriter(tmp_path / "empty.h5", 4, np.uint16, META, layout=layout):
         pass
-    store = read_crop_store(tmp_path / "empty.h5")
-    assert len(store) == 0 and store.images.shape == (0, 4, 4)
+    store = reader(tmp_path / "empty.h5")
+    assert len(store) == 0 and store.images.shape == (0, 4, 4) and list(store.label_blocks()) == []

@@ -8,8 +8,7 @@ import pytest
 from scipy import ndimage
 from skimage.morphology import convex_hull_image
 
-from mammoseg.data.phantom import (assign_group_splits, replace_folder, reproducible_uid, stream_rng,
-                                   write_reproducible_dicom)
+from mammoseg.data.phantom import assign_group_splits, reproducible_uid, stream_rng
 from mammoseg.data.synthetic_cityscapes import ID, make_cityscapes_like
 from mammoseg.data.synthetic_ct import make_ct_dataset
 from mammoseg.data.synthetic_ddsm import _van_der_corput, make_ddsm_like
@@ -17,7 +16,7 @@ from mammoseg.data.synthetic_mass import make_mass_dataset
 from mammoseg.errors import ConfigError
 from mammoseg.io.annotations import read_splits
 from mammoseg.io.cityscapes import list_cityscapes_pairs, read_cityscapes_pair
-from mammoseg.io.dicom import read_dicom
+from mammoseg.io.dicom import read_dicom, write_dicom
 from mammoseg.io.inbreast import load_record, read_mass_dataset
 from mammoseg.io.raster import read_image, read_mask
 from mammoseg.io.volume import read_ct_volume, read_label_volume
@@ -80,28 +79,12 @@ def test_group_splits_use_largest_remainder_counts():
     assert stream_rng(3, 1, 2).integers(1 << 30) != stream_rng(3, 2, 1).integers(1 << 30)
 
 
-def test_replace_folder_swaps_whole_and_keeps_the_old_one_on_failure(tmp_path):
-    target = tmp_path / "series"
-    replace_folder(target, lambda d: (d / "a.txt").write_text("1"))
-    replace_folder(target, lambda d: (d / "b.txt").write_text("2"))
-    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
-
-    def broken(d):
-        (d / "c.txt").write_text("3")
-        raise OSError("disk full")
-
-    with pytest.raises(OSError):
-        replace_folder(target, broken)
-    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["series"]  # no temp folder left behind
-
-
 def test_reproducible_rle_dicom_keeps_its_uid_and_bytes(tmp_path):
     pixels = (np.arange(64 * 48).reshape(64, 48) % 4096).astype(np.uint16)
     uid = reproducible_uid("test", 1)
     assert uid == reproducible_uid("test", 1) != reproducible_uid("test", 2)
-    a = write_reproducible_dicom(tmp_path / "a.dcm", pixels, uid, rle=True, bits_stored=12)
-    b = write_reproducible_dicom(tmp_path / "b.dcm", pixels, uid, rle=True, bits_stored=12)
+    a = write_dicom(tmp_path / "a.dcm", pixels, uid=uid, rle=True, bits_stored=12)
+    b = write_dicom(tmp_path / "b.dcm", pixels, uid=uid, rle=True, bits_stored=12)
     assert a.read_bytes() == b.read_bytes()
     ds = pydicom.dcmread(a)
     assert ds.SOPInstanceUID == ds.file_meta.MediaStorageSOPInstanceUID == uid

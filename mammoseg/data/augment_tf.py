@@ -135,27 +135,25 @@ def _reflect_read(batch, ys, xs, order: int):
     return top + (bottom - top) * fy
 
 
-def _check_mode(mode: str) -> None:
+def _warp(batch, ys, xs, mode: str, fill, order: int):
+    """Reads of a (B, H, W) batch at (B, h, w) coordinates: order 1 bilinear, order 0 nearest neighbour."""
     if mode not in BORDER_MODES:
         raise ValueError(f"border mode must be one of {BORDER_MODES}, got {mode!r}")
+    if mode == "reflect":
+        return _reflect_read(batch, ys, xs, order=order)
+    bank = ImageBank.from_batch(batch, fill)
+    read = bank.bilinear if order == 1 else bank.nearest
+    return read(tf.range(tf.shape(bank.base)[0]), ys, xs)
 
 
 def warp_images(images, ys, xs, mode: str = "constant", fill=0.0):
     """Bilinear reads of a (B, H, W) batch at (B, h, w) coordinates (no labels to carry along)."""
-    _check_mode(mode)
-    if mode == "reflect":
-        return _reflect_read(images, ys, xs, order=1)
-    bank = ImageBank.from_batch(images, fill)
-    return bank.bilinear(tf.range(tf.shape(bank.base)[0]), ys, xs)
+    return _warp(images, ys, xs, mode, fill, order=1)
 
 
 def warp_labels(labels, ys, xs, mode: str = "constant", fill=0):
     """Nearest-neighbour reads of a (B, H, W) label batch: no new ids can appear."""
-    _check_mode(mode)
-    if mode == "reflect":
-        return _reflect_read(labels, ys, xs, order=0)
-    bank = ImageBank.from_batch(labels, fill)
-    return bank.nearest(tf.range(tf.shape(bank.base)[0]), ys, xs)
+    return _warp(labels, ys, xs, mode, fill, order=0)
 
 
 def remap(images, labels, ys, xs, mode: str = "constant", image_fill=0.0, label_fill=0):

@@ -1,7 +1,7 @@
 """Pieces shared by the synthetic stand-ins of the four non-`kth-seg` datasets (see docs/data-synthetic.md).
 
-Argument checks, per-case random streams, group-wise splits, atomic CSV / RGB PNG / folder writes, DICOM files
-whose bytes depend only on the seed, and a mammogram renderer whose lesions (masses, calcification clusters) are
+Argument checks, per-case random streams, group-wise splits, atomic CSV / RGB PNG writes, DICOM UIDs that
+depend only on the seed, and a mammogram renderer whose lesions (masses, calcification clusters) are
 placed and sized by the caller. The tissue texture and breast geometry come from the `kth-seg` phantom
 (`mammoseg.data.synthetic`) so every mammogram-like dataset looks alike.
 """
@@ -10,27 +10,22 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pydicom
-from pydicom.uid import RLELossless, generate_uid
+from pydicom.uid import generate_uid
 from scipy import ndimage
 
 from ..errors import ConfigError
-from ..io.dicom import write_dicom
-from ..io.raster import atomic_write_bytes
+from ..io.atomic import atomic_write_bytes
 from .synthetic import (MAX_VALUE, _Anatomy, _draw, _ellipse_mask, _noise_field, _polyline_mask, _smoothstep, _soft,
                         _split_counts, _streak_field, _vessel_path)
 
 __all__ = ["MAX_VALUE", "Breast", "add_calcification_cluster", "add_mass", "assign_group_splits", "check_count",
            "check_seed", "check_shape", "finish_mammogram", "render_breast", "reproducible_uid", "stream_rng",
-           "write_csv", "write_reproducible_dicom", "write_rgb_png", "replace_folder"]
+           "write_csv", "write_rgb_png"]
 
 
 # ---------------------------------------------------------------------------------------------- arguments
@@ -95,48 +90,9 @@ def write_rgb_png(path: str | Path, rgb: np.ndarray) -> Path:
     return atomic_write_bytes(path, encoded.tobytes())
 
 
-def replace_folder(target: str | Path, fill) -> Path:
-    """Build a folder with `fill(tmp_dir)` next to `target`, then swap it in, so readers never see half a series.
-
-    POSIX cannot rename onto a non-empty folder, so an old `target` is first renamed aside and deleted after.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        fill(tmp)
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.replace(target, old / target.name)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
 def reproducible_uid(*parts) -> str:
     """A DICOM UID derived from `parts` (pydicom hashes them under its own root), so reruns repeat it."""
     return generate_uid(entropy_srcs=["mammoseg-synthetic", *(str(p) for p in parts)])
-
-
-def write_reproducible_dicom(path: str | Path, pixels: np.ndarray, uid: str, rle: bool = False, **kwargs) -> Path:
-    """`write_dicom` with a fixed SOP Instance UID, so the file's bytes depend only on its inputs.
-
-    `write_dicom(rle=True)` lets pydicom's `compress` draw a fresh random UID; until write_dicom can keep a given
-    one, the RLE copy is made here from the uncompressed file with `generate_instance_uid=False`.
-    """
-    path = write_dicom(path, pixels, SOPInstanceUID=uid, **kwargs)
-    if rle:
-        ds = pydicom.dcmread(path)
-        ds.compress(RLELossless, generate_instance_uid=False)
-        buffer = io.BytesIO()
-        pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
-        atomic_write_bytes(path, buffer.getvalue())
-    return path
 
 
 # ---------------------------------------------------------------------------------------------- mammograms

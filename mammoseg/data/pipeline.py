@@ -7,6 +7,11 @@ Training element: random crop of `input_size` from a stored crop, horizontal fli
 random contrast p=0.5 (image only), grayscale -> RGB, scaling to [-0.5, 0.5] by `max_value`.
 Validation element: the centre crop of `input_size`, no augmentation.
 
+`images` / `labels` are in-memory arrays (copied into the graph once) or crops left on disk
+(`mammoseg.io.store.open_crop_store`: np.memmap or H5CropArray), read one batch of indices per Python call, so a
+store larger than memory trains with memory bounded by a few batches. Both give bit-identical batches: the
+indices, seeds and per-element augmentation are the same; only the gather differs.
+
 Two more training pipelines draw their examples in-graph (`mammoseg.data.sampling_tf`, `mammoseg.data.augment_tf`):
 `crop_dataset` cuts class-balanced / uniform / foreground-oversampled crops on the fly from full label maps (or a
 crop store's larger crops), with elastic deformation, flip and contrast; `classification_dataset` gives `kth-cls`
@@ -90,8 +95,8 @@ def _finish(image, label, cfg: PipelineConfig):
     return x, tf.cast(tf.reshape(label, [s, s]), tf.int32)
 
 
-def _check(images: np.ndarray, labels: np.ndarray, cfg: PipelineConfig) -> None:
-    if images.shape != labels.shape or images.ndim != 3:
+def _check(images, labels, cfg: PipelineConfig) -> None:
+    if tuple(images.shape) != tuple(labels.shape) or images.ndim != 3:
         raise ConfigError(f"images {images.shape} and labels {labels.shape} must both be (N, H, W)")
     if min(images.shape[1:]) < cfg.input_size:
         raise ConfigError(f"stored crops {images.shape[1:]} are smaller than the model input {cfg.input_size}")
@@ -103,33 +108,69 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
     return max(1, num_examples // batch_size)
 
 
-def train_dataset(images: np.ndarray, labels: np.ndarray, cfg: PipelineConfig, start_epoch: int = 0) -> tf.data.Dataset:
-    """Endless dataset of augmented batches; epoch e's order is a stateless shuffle seeded by (seed, e)."""
+def _crop_reader(images, labels, rows: slice = slice(None), cols: slice = slice(None)):
+    """fn(indices (k,)) -> (images, labels) (k, h, w) tensors of the `rows` x `cols` window of those crops.
+
+    Plain in-memory arrays become graph constants and a tf.gather; anything else (memmap, H5CropArray) is read
+    by one numpy call per batch of indices, so the store is never loaded whole and no Python runs per element.
+    """
+    if type(images) is np.ndarray and type(labels) is np.ndarray:
+        images_t, labels_t = tf.constant(images[:, rows, cols]), tf.constant(labels[:, rows, cols])
+        return lambda indices: (tf.gather(images_t, indices), tf.gather(labels_t, indices))
+    window = (None, len(range(*rows.indices(images.shape[1]))), len(range(*cols.indices(images.shape[2]))))
+    dtypes = [tf.as_dtype(np.dtype(images.dtype)), tf.as_dtype(np.dtype(labels.dtype))]
+
+    def read(indices):
+        return (np.ascontiguousarray(images[indices, rows, cols]), np.ascontiguousarray(labels[indices, rows, cols]))
+
+    def gather(indices):
+        image, label = tf.numpy_function(read, [indices], dtypes, stateful=False)
+        image.set_shape(window)
+        label.set_shape(window)
+        return image, label
+
+    return gather
+
+
+def train_dataset(images, labels, cfg: PipelineConfig, start_epoch: int = 0) -> tf.data.Dataset:
+    """Endless dataset of augmented batches; epoch e's order is a stateless shuffle seeded by (seed, e).
+
+    The epoch's indices are batched, each batch of crops read at once (`_crop_reader`), then split again so every
+    element is augmented on its own, exactly as the in-memory pipeline does.
+    """
     _check(images, labels, cfg)
     n = len(images)
     per_epoch = steps_per_epoch(n, cfg.batch_size) * cfg.batch_size  # drop the remainder, fixed epoch length
-    images_t, labels_t = tf.constant(images), tf.constant(labels)
+    read = _crop_reader(images, labels)
 
     def epoch_elements(epoch):
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=_seed(cfg, epoch, 0, 0))[:per_epoch]
         return tf.data.Dataset.from_tensor_slices(order).enumerate().map(lambda pos, idx: (epoch, pos, idx))
 
-    def load(epoch, pos, idx):
-        return _finish(*_augment(images_t[idx], labels_t[idx], cfg, epoch, pos), cfg)
+    def augment(epoch, pos, image, label):
+        return _finish(*_augment(image, label, cfg, epoch, pos), cfg)
 
     ds = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_elements)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(cfg.batch_size, drop_remainder=True)  # per_epoch is a multiple: batches never straddle epochs
+    ds = ds.map(lambda epoch, pos, idx: (epoch, pos, *read(idx)), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
+    ds = ds.unbatch().map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def eval_dataset(images: np.ndarray, labels: np.ndarray, cfg: PipelineConfig) -> tf.data.Dataset:
+def eval_dataset(images, labels, cfg: PipelineConfig) -> tf.data.Dataset:
     """Finite dataset of centre crops (no augmentation), last partial batch kept."""
     _check(images, labels, cfg)
     s = cfg.input_size
     top, left = (images.shape[1] - s) // 2, (images.shape[2] - s) // 2
-    ds = tf.data.Dataset.from_tensor_slices((images[:, top:top + s, left:left + s], labels[:, top:top + s, left:left + s]))
-    ds = ds.map(lambda x, y: _finish(x, y, cfg), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE)
+    read = _crop_reader(images, labels, slice(top, top + s), slice(left, left + s))
+
+    def finish(indices):
+        image, label = read(indices)
+        return normalise(image[..., None], cfg.max_value, cfg.rgb), tf.cast(label, tf.int32)
+
+    ds = tf.data.Dataset.range(len(images)).batch(cfg.batch_size)
+    return ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
 # ------------------------------------------------------------------------------------------ on-the-fly crops

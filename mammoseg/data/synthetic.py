@@ -17,7 +17,8 @@ from scipy import ndimage
 
 from ..errors import ConfigError
 from ..io.annotations import (IMAGE_STEM, MASKS_DIR, SPLITS, SPLITS_FILE, format_splits, merge_case)
-from ..io.raster import atomic_write_bytes, write_image, write_mask
+from ..io.atomic import atomic_write_bytes
+from ..io.raster import write_image, write_mask
 from ..labels import MAMMO13
 
 MAX_VALUE = 4095  # 12-bit detector range, stored in uint16 like most mammography exports

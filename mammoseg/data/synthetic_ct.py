@@ -18,11 +18,11 @@ from scipy import ndimage
 
 from ..errors import ConfigError
 from ..io.annotations import SPLITS_FILE, format_splits
-from ..io.raster import atomic_write_bytes
-from .phantom import (assign_group_splits, check_count, check_seed, check_shape, replace_folder, reproducible_uid,
-                      stream_rng, write_reproducible_dicom)
+from ..io.atomic import atomic_folder, atomic_write_bytes
+from ..io.dicom import write_dicom
+from ..io.volume import CT_DICOM_DIR, CT_LABEL_FILE, CT_VOLUME_FILE
+from .phantom import assign_group_splits, check_count, check_seed, check_shape, reproducible_uid, stream_rng
 
-VOLUME_FILE, LABEL_FILE, DICOM_DIR = "volume.npy", "label.npy", "ct"
 CT_SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 HU_OFFSET = 1024  # stored = HU + 1024, the usual CT encoding (Rescale Intercept -1024)
 FIELD_OF_VIEW_MM, PIG_LENGTH_MM = 600.0, 1300.0  # the scan covers the pig; voxel size follows from the shape
@@ -155,7 +155,7 @@ def _write_dicom_series(folder: Path, hu: np.ndarray, seed: int, scan: str) -> N
     study, series = reproducible_uid("ct-study", seed, scan), reproducible_uid("ct-series", seed, scan)
     stored = (hu.astype(np.int32) + HU_OFFSET).astype(np.uint16)
     for k in range(Z):
-        write_reproducible_dicom(
+        write_dicom(
             folder / f"slice_{k:04d}.dcm", stored[k], uid=reproducible_uid("ct", seed, scan, k), modality="CT",
             bits_stored=12, RescaleIntercept=-HU_OFFSET, RescaleSlope=1, RescaleType="HU",
             ImagePositionPatient=[-X * dxy / 2, -Y * dxy / 2, k * dz], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
@@ -182,11 +182,12 @@ def make_ct_dataset(root: str | Path, n_scans: int = 3, shape=(48, 64, 64), seed
         folder.mkdir(parents=True, exist_ok=True)
         hu, label = render_ct_scan(stream_rng(seed, _SCAN_STREAM, index), shape)
         if fmt == "npy":
-            atomic_write_bytes(folder / VOLUME_FILE, _npy_bytes(hu))
-            shutil.rmtree(folder / DICOM_DIR, ignore_errors=True)  # a rerun in another format: one volume per scan
+            atomic_write_bytes(folder / CT_VOLUME_FILE, _npy_bytes(hu))
+            shutil.rmtree(folder / CT_DICOM_DIR, ignore_errors=True)  # a rerun in another format: one volume per scan
         else:
-            replace_folder(folder / DICOM_DIR, lambda tmp, hu=hu, scan=scan: _write_dicom_series(tmp, hu, seed, scan))
-            (folder / VOLUME_FILE).unlink(missing_ok=True)
-        atomic_write_bytes(folder / LABEL_FILE, _npy_bytes(label))
+            with atomic_folder(folder / CT_DICOM_DIR) as tmp:  # swapped in whole, never half a series
+                _write_dicom_series(tmp, hu, seed, scan)
+            (folder / CT_VOLUME_FILE).unlink(missing_ok=True)
+        atomic_write_bytes(folder / CT_LABEL_FILE, _npy_bytes(label))
     atomic_write_bytes(root / SPLITS_FILE, format_splits({scan_name(i): splits[i] for i in range(n_scans)}))
     return root

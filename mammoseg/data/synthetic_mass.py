@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..io.dicom import write_dicom
 from ..io.inbreast import IMAGE_SUFFIXES, META_FILE
 from ..io.raster import write_image, write_mask
 from .phantom import (MAX_VALUE, add_calcification_cluster, add_mass, assign_group_splits, check_count, check_seed,
-                      check_shape, finish_mammogram, render_breast, reproducible_uid, stream_rng, write_csv,
-                      write_reproducible_dicom)
+                      check_shape, finish_mammogram, render_breast, reproducible_uid, stream_rng, write_csv)
 
 MASS_SPLIT_FRACTIONS = {"train": 0.6, "val": 0.15, "test": 0.25}
 META_COLUMNS = ("id", "split", "has_mass", "patient_id", "laterality", "view")
@@ -82,7 +82,7 @@ def _write_image(images_dir: Path, cid: str, image: np.ndarray, fmt: str, index:
         return
     monochrome1 = index % 4 == 1  # stored inverted; the reader turns it back
     spacing = round(_NATIVE_PIXEL_MM * _NATIVE_ROWS / image.shape[0], 4)
-    write_reproducible_dicom(
+    write_dicom(
         images_dir / f"{cid}.dcm", (MAX_VALUE - image) if monochrome1 else image,
         uid=reproducible_uid("mass", seed, cid), rle=index % 3 == 2,
         photometric="MONOCHROME1" if monochrome1 else "MONOCHROME2", bits_stored=BITS_STORED,

@@ -1,24 +1,35 @@
 """Reports: Markdown tables beside the thesis' numbers, training curves, colour overlays."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import atomic_path, atomic_write_bytes
 
-def _atomic_savefig(fig, path: Path) -> None:
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend: plots are written on machines without a display."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def atomic_savefig(fig, path: Path, **savefig_options) -> Path:
+    """Save a matplotlib figure atomically, its format chosen by the suffix (PNG without one)."""
     path = Path(path)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
-    os.replace(tmp, path)
+    options = {"dpi": 110, "bbox_inches": "tight", **savefig_options}
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **options)
+    return path
 
 
 def write_rgb(path: Path, rgb: np.ndarray) -> None:
     """Atomically write an RGB uint8 image (PNG by suffix)."""
     import cv2
-
-    from ..io.raster import atomic_write_bytes
 
     ok, encoded = cv2.imencode(Path(path).suffix or ".png", np.ascontiguousarray(rgb[..., ::-1]))  # OpenCV is BGR
     if not ok:
@@ -27,10 +38,7 @@ def write_rgb(path: Path, rgb: np.ndarray) -> None:
 
 
 def plot_training_curves(history: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     epochs = [h["epoch"] for h in history]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -41,7 +49,7 @@ def plot_training_curves(history: list[dict], path: Path) -> None:
     b.plot(epochs, [h["val_pixel_accuracy"] for h in history], label="val pixel acc.")
     b.set_xlabel("epoch"), b.set_ylim(0, 1), b.legend()
     fig.tight_layout()
-    _atomic_savefig(fig, path)
+    atomic_savefig(fig, path)
     plt.close(fig)
 
 
@@ -105,7 +113,6 @@ def csv_text(header, rows) -> str:
 
 def write_table(stem, header, rows, title: str = "", note: str = "", digits: int = 4) -> tuple[Path, Path]:
     """Write `<stem>.md` (title, table, note) and `<stem>.csv` (the same rows), each atomically."""
-    from ..io.raster import atomic_write_bytes
 
     stem = Path(stem)
     md = (f"### {title}\n\n" if title else "") + markdown_table(header, rows, digits) + (f"\n{note}\n" if note else "")
@@ -115,18 +122,9 @@ def write_table(stem, header, rows, title: str = "", note: str = "", digits: int
     return md_path, csv_path
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_confusion_matrix(cm, class_names, path: Path, normalize: bool = True, title: str = "") -> None:
     """Heat map of a confusion matrix (rows = truth); normalised per true class so rare classes stay visible."""
-    plt = _pyplot()
+    plt = pyplot()
     cm = np.asarray(cm, np.float64)
     shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     n = len(class_names)
@@ -143,13 +141,13 @@ def plot_confusion_matrix(cm, class_names, path: Path, normalize: bool = True, t
     fig.colorbar(image, ax=ax, fraction=0.046)
     ax.set_title(title or ("confusion matrix (row-normalised)" if normalize else "confusion matrix"))
     fig.tight_layout()
-    _atomic_savefig(fig, path)
+    atomic_savefig(fig, path)
     plt.close(fig)
 
 
 def plot_per_class(values: dict, path: Path, metric: str = "IoU", thesis: dict | None = None) -> None:
     """Bar chart of a per-class metric (undefined = no bar), thesis values beside ours when given."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(values)
     ours = np.array([np.nan if values[n] is None else values[n] for n in names], np.float64)
     x = np.arange(len(names))
@@ -162,7 +160,7 @@ def plot_per_class(values: dict, path: Path, metric: str = "IoU", thesis: dict |
     ax.set_xticks(x, names, rotation=60, ha="right")
     ax.set_ylim(0, 1), ax.set_ylabel(metric)
     fig.tight_layout()
-    _atomic_savefig(fig, path)
+    atomic_savefig(fig, path)
     plt.close(fig)
 
 
@@ -172,14 +170,14 @@ def plot_per_class_iou(per_class_iou: dict, path: Path, thesis: dict | None = No
 
 def plot_roc_curves(curves: dict, path: Path) -> None:
     """One-vs-all ROC curves: {class name: (false positive rates, true positive rates, AUC)}."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4, 4))
     for name, (fpr, tpr, auc) in curves.items():
         ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set_xlabel("false positive rate"), ax.set_ylabel("true positive rate"), ax.legend(loc="lower right")
     fig.tight_layout()
-    _atomic_savefig(fig, path)
+    atomic_savefig(fig, path)
     plt.close(fig)
 
 
@@ -190,8 +188,6 @@ def write_segmentation_report(out_dir, model_name: str, metrics: dict, cm, class
     `metrics` is `mammoseg.train.metrics.segmentation_metrics(cm, class_names)`; `thesis` maps model names to the
     thesis' (pixel acc., mean IoU, mean class acc.) in %, as `metrics_table` takes it.
     """
-    from ..io.raster import atomic_write_bytes
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = metrics_table([(model_name, metrics)], thesis=thesis, title=title)

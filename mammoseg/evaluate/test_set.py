@@ -5,11 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.annotations import LABEL_FILE, find_case_image
 from ..io.raster import read_image
-from .report import write_rgb
 from ..labels import LabelSet
 from ..train.metrics import confusion_matrix, segmentation_metrics
-from .report import overlay
+from .report import overlay, write_rgb
 from .sliding_window import _predictor, sliding_window_labels
 
 
@@ -33,8 +33,8 @@ def evaluate_cases(model, root, cases, max_value: float, label_set: LabelSet, ov
     predictions = {}
     predictor = _predictor(model, "auto")
     for case in cases:
-        image = read_image(root / case / "image.png")
-        label_path = root / case / "label.png"
+        image = read_image(find_case_image(root / case))  # image.{png,pgm,tif,tiff}, 8 or 16 bit, as data_prep reads
+        label_path = root / case / LABEL_FILE
         label = read_image(label_path)
         label_set.check_ids(label, label_path)
         pred = predict_label_map(model, image, max_value, overlap, predictor=predictor, **kwargs)
@@ -48,7 +48,7 @@ def save_overlays(root, cases, predictions: dict, out_dir, label_set: LabelSet) 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for case in cases:
-        image = read_image(Path(root) / case / "image.png")
-        truth = read_image(Path(root) / case / "label.png")
+        image = read_image(find_case_image(Path(root) / case))
+        truth = read_image(Path(root) / case / LABEL_FILE)
         pair = np.concatenate([overlay(image, truth, label_set), overlay(image, predictions[case], label_set)], 1)
         write_rgb(out_dir / f"{case}_overlay.png", pair)

@@ -27,7 +27,7 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
 
 from ..errors import DataError
-from .raster import atomic_write_bytes
+from .atomic import atomic_write_bytes
 
 LEFT, RIGHT = "left", "right"
 _LATERALITY_TAGS = ("ImageLaterality", "Laterality")  # (0020,0062), (0020,0060)
@@ -288,12 +288,16 @@ _CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 
 
 def write_dicom(path: str | Path, pixels: np.ndarray, photometric: str = "MONOCHROME2",
-                bits_stored: int | None = None, rle: bool = False, modality: str = "MG", **attributes) -> Path:
+                bits_stored: int | None = None, rle: bool = False, modality: str = "MG", uid: str | None = None,
+                **attributes) -> Path:
     """Write a minimal valid single-frame DICOM atomically (tests and synthetic datasets use it).
 
     `pixels` is uint8, uint16 or int16 stored values; `attributes` are DICOM keywords set verbatim
     (ImageLaterality="L", RescaleSlope=..., WindowCenter=..., ImagePositionPatient=[...] ...).
     `rle=True` stores RLE Lossless with pydicom's own encoder.
+    `uid` is the SOP Instance UID (file meta and dataset alike, kept through RLE compression): with it, and
+    Study/Series UIDs given as attributes, the file's bytes depend only on the inputs (reproducible synthetic
+    datasets); None draws a fresh random UID, as a new acquisition would have.
     """
     pixels = np.asarray(pixels)
     if pixels.ndim != 2 or pixels.dtype not in (np.uint8, np.uint16, np.int16):
@@ -302,7 +306,7 @@ def write_dicom(path: str | Path, pixels: np.ndarray, photometric: str = "MONOCH
     sop_class = _CT_IMAGE_STORAGE if modality == "CT" else _MG_FOR_PRESENTATION
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.MediaStorageSOPInstanceUID = uid or generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
     ds.SOPClassUID, ds.SOPInstanceUID = sop_class, meta.MediaStorageSOPInstanceUID
@@ -318,7 +322,7 @@ def write_dicom(path: str | Path, pixels: np.ndarray, photometric: str = "MONOCH
     for keyword, value in attributes.items():
         setattr(ds, keyword, value)
     if rle:
-        ds.compress(RLELossless)
+        ds.compress(RLELossless, generate_instance_uid=False)  # the UID names the image, not its encoding
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
     atomic_write_bytes(path, buffer.getvalue())

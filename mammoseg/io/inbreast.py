@@ -37,23 +37,31 @@ class MassRecord:
     extra: dict = field(default_factory=dict)
 
 
-def _read_meta(root: Path) -> list[dict]:
-    meta = root / META_FILE
-    if not meta.is_file():
-        raise DataError(meta, "file not found (every oulu-mass / INbreast-like dataset needs meta.csv)")
+def read_csv_records(path: Path, required: tuple[str, ...], needed_by: str, items: str = "cases") -> list[dict]:
+    """The rows of a dataset's index CSV (`meta.csv`, `labels.csv`) as dicts, in file order.
+
+    A missing or unreadable file, a missing required column or no rows at all is one DataError naming the file;
+    `needed_by` says which layout needs the file, `items` what its rows list.
+    """
+    if not path.is_file():
+        raise DataError(path, f"file not found ({needed_by})")
     try:
-        with open(meta, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            columns = reader.fieldnames or []
-            rows = list(reader)
+            columns, rows = reader.fieldnames or [], list(reader)
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(meta, f"not a readable CSV file: {exc}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        raise DataError(path, f"not a readable CSV file: {exc}") from None
+    missing = [c for c in required if c not in columns]
     if missing:
-        raise DataError(meta, f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}")
+        raise DataError(path, f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}")
     if not rows:
-        raise DataError(meta, "no cases listed (header only or empty file)")
+        raise DataError(path, f"no {items} listed (header only or empty file)")
     return rows
+
+
+def _read_meta(root: Path) -> list[dict]:
+    return read_csv_records(root / META_FILE, REQUIRED_COLUMNS,
+                            "every oulu-mass / INbreast-like dataset needs meta.csv")
 
 
 def _parse_row(meta: Path, line: int, row: dict) -> tuple[str, str, bool]:
@@ -67,7 +75,9 @@ def _parse_row(meta: Path, line: int, row: dict) -> tuple[str, str, bool]:
     return case_id, split, has_mass == "1"
 
 
-def _find_image(root: Path, case_id: str) -> Path:
+def find_image(root: Path, case_id: str) -> Path:
+    """The one image `<root>/images/<case_id>.<ext>` (DICOM or raster), as the oulu-mass and kth-cls layouts name
+    it; none or several is a DataError."""
     found = [root / "images" / f"{case_id}{s}" for s in IMAGE_SUFFIXES if (root / "images" / f"{case_id}{s}").is_file()]
     if not found:
         raise DataError(root / "images" / f"{case_id}.dcm",
@@ -98,7 +108,7 @@ def read_mass_dataset(root: str | Path) -> list[MassRecord]:
                 raise DataError(mask_path, f"mask not found, but meta.csv says case {case_id!r} has a mass")
             mask_path = None
         extra = {k: v for k, v in row.items() if k not in REQUIRED_COLUMNS and k is not None}
-        records.append(MassRecord(case_id, split, has_mass, _find_image(root, case_id), mask_path, extra))
+        records.append(MassRecord(case_id, split, has_mass, find_image(root, case_id), mask_path, extra))
     return records
 
 

@@ -7,14 +7,13 @@ error instead of a silent `None`. Every problem is reported as one `DataError(pa
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..errors import DataError
+from .atomic import atomic_write_bytes
 
 RASTER_SUFFIXES = (".png", ".pgm", ".tif", ".tiff")
 # Dtypes each encoder stores losslessly; anything else OpenCV would silently convert.
@@ -25,24 +24,6 @@ _WRITABLE_DTYPES = {
     ".tiff": (np.uint8, np.uint16, np.float32),
 }
 _READABLE_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write `data` to a temp file next to `path`, then rename it over `path`.
-
-    A crash or a concurrent reader never sees a half-written file: os.replace is atomic within one folder.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _suffix(path: Path) -> str:

@@ -14,6 +14,14 @@ import numpy as np
 from ..errors import DataError
 from .dicom import apply_modality, check_finite, header_errors, read_dataset, stored_pixels
 
+# The pig-ct dataset layout, one folder per scan: `<root>/<scan>/volume.npy` or `<root>/<scan>/ct/*.dcm` (the CT),
+# `<root>/<scan>/label.npy` or `<root>/<scan>/label/` (the label volume), `<root>/splits.csv`. Defined here, beside
+# the readers of those files, for the synthetic writer and the data_prep reader alike.
+CT_VOLUME_FILE, CT_DICOM_DIR = "volume.npy", "ct"
+CT_LABEL_FILE, CT_LABEL_DIR = "label.npy", "label"
+CT_VOLUME_NAMES = (CT_VOLUME_FILE, CT_DICOM_DIR)  # exactly one of them per scan folder
+CT_LABEL_NAMES = (CT_LABEL_FILE, CT_LABEL_DIR)
+
 AIR_HU, BONE_HU = -1000.0, 1000.0  # seed 003 Table 3.1 (L1286-1295)
 PIG_CT_WINDOW = ((AIR_HU + BONE_HU) / 2, BONE_HU - AIR_HU)  # (center 0, width 2000)
 _SKIPPED_NAMES = {"DICOMDIR"}

@@ -21,18 +21,23 @@ _THESIS = dict(thesis="oulu-mass", table="§3.2.1, Figs 12-13")
 # means/variances Keras also counts (derivation in docs/models.md).
 
 
-@register("resnet34_fpn", **_THESIS, params=21_284_672 + 2_460_929 + 17_024 + 2_048,
-          summary="ImageNet ResNet-34 encoder + FPN decoder",
-          defaults=dict(encoder="resnet34", decoder="fpn", input_shape=(512, 512, 3), name="resnet34_fpn"))
-@register("resnet34_unet", **_THESIS, params=21_284_672 + 6_316_705 + 17_024 + 3_712,
-          summary="ImageNet ResNet-34 encoder + U-Net decoder",
-          defaults=dict(encoder="resnet34", decoder="unet", input_shape=(512, 512, 3), name="resnet34_unet"))
-@register("resnet22_fpn", **_THESIS, params=2_799_536 + 2_338_049 + 4_000 + 2_048,
-          summary="NYU ResNet-22 encoder + FPN decoder (2,799,536 + 2,338,049 trainable)",
-          defaults=dict(encoder="resnet22", decoder="fpn", input_shape=(512, 512, 1), name="resnet22_fpn"))
-@register("resnet22_unet", **_THESIS, params=2_799_536 + 4_773_025 + 4_000 + 3_712,
-          summary="NYU ResNet-22 encoder + U-Net decoder (2,799,536 + 4,773,025 trainable)",
-          defaults=dict(encoder="resnet22", decoder="unet", input_shape=(512, 512, 1), name="resnet22_unet"))
+_INPUT_CHANNELS = {"resnet22": 1, "resnet34": 3}  # NYU's ResNet-22 reads grayscale, ImageNet's ResNet-34 RGB
+
+
+def _variant(encoder: str, decoder: str, params: int, summary: str):
+    """register() of one encoder/decoder pair under the name `<encoder>_<decoder>`, at the thesis' 512 px input."""
+    name = f"{encoder}_{decoder}"
+    return register(name, **_THESIS, params=params, summary=summary,
+                    defaults=dict(encoder=encoder, decoder=decoder, name=name,
+                                  input_shape=(512, 512, _INPUT_CHANNELS[encoder])))
+
+
+@_variant("resnet34", "fpn", 21_284_672 + 2_460_929 + 17_024 + 2_048, "ImageNet ResNet-34 encoder + FPN decoder")
+@_variant("resnet34", "unet", 21_284_672 + 6_316_705 + 17_024 + 3_712, "ImageNet ResNet-34 encoder + U-Net decoder")
+@_variant("resnet22", "fpn", 2_799_536 + 2_338_049 + 4_000 + 2_048,
+          "NYU ResNet-22 encoder + FPN decoder (2,799,536 + 2,338,049 trainable)")
+@_variant("resnet22", "unet", 2_799_536 + 4_773_025 + 4_000 + 3_712,
+          "NYU ResNet-22 encoder + U-Net decoder (2,799,536 + 4,773,025 trainable)")
 def build_resnet_segmenter(input_shape=(512, 512, 1), encoder: str = "resnet22", decoder: str = "unet",
                            num_classes: int = 1, norm: str = "batch", groups: int = 32, width: float = 1.0,
                            spatial_dropout: float = 0.2, encoder_weights: str | None = None,

@@ -10,14 +10,14 @@ Nothing here downloads anything. Every failure is a DataError naming the file an
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mammoseg.errors import ConfigError, DataError
+from mammoseg.io.atomic import atomic_path
 
 HOW_TO = "see docs/models.md, section 'Pretrained weights'"
 
@@ -95,15 +95,8 @@ def save_weights(model, path: str | Path, *, layers=None) -> Path:
 
 
 def _write_npz(arrays: dict[str, np.ndarray], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # a file handle: numpy adds no second .npz
+        np.savez(handle, **arrays)
     return path
 
 
@@ -134,17 +127,11 @@ def convert_keras_vgg16(src: str | Path, dst: str | Path) -> Path:
     block{b}_conv{i} -> conv{b}_{i}; with the top, fc1 (25088x4096) becomes the 7x7 conv6_1 and fc2 the 1x1
     conv6_2, exactly as FCN's "convolutionalisation" prescribes (Flatten of a 7x7x512 map is row-major).
     """
-    import h5py
+    from mammoseg.io.hdf5 import open_hdf5
 
     src = Path(src)
-    if not src.is_file():
-        raise DataError(src, f"VGG16 .h5 file not found ({HOW_TO})")
-    try:
-        handle = h5py.File(src, "r")
-    except OSError as exc:
-        raise DataError(src, f"not an HDF5 file: {exc}") from None
     out = {}
-    with handle:
+    with open_hdf5(src, f"VGG16 .h5 file not found ({HOW_TO})") as handle:
         root = handle["model_weights"] if "model_weights" in handle else handle
         for group_name in root:
             group = root[group_name]
@@ -174,27 +161,38 @@ def convert_keras_vgg16(src: str | Path, dst: str | Path) -> Path:
 _BN_VARS = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 
 
+@dataclass(frozen=True)
+class _TorchNaming:
+    """How one source names a ResNet's parameters: wrapper prefixes, the stem conv, the one stand-alone BatchNorm
+    (torchvision's stem bn1, GMIC's final_bn) and the residual blocks (stage numbers offset to ours)."""
+    wrappers: tuple[str, ...]
+    stem_conv: str
+    norm: str
+    norm_layer: str
+    block_pattern: str
+    stage_offset: int
+
+
+_TORCH_NAMING = {
+    "torchvision": _TorchNaming(("module.",), "conv1.", "bn1.", "stem_bn", r"layer(\d+)\.(\d+)\.(.+)", 0),
+    "resnet22": _TorchNaming(("module.", "ds_net.", "downsampling_branch."), "first_conv.", "final_bn.", "final_bn",
+                             r"layer_list\.(\d+)\.(\d+)\.(.+)", 1),
+}
+
+
 def _torch_resnet_name(key: str, arch: str) -> tuple[str, str] | None:
     """Map one PyTorch state-dict key to (our layer, our variable), or None for keys with no counterpart."""
-    if arch == "resnet22":
-        key = key.removeprefix("module.").removeprefix("ds_net.").removeprefix("downsampling_branch.")
-        if key.startswith("first_conv."):
-            return "stem_conv", "kernel"
-        if key.startswith("final_bn."):
-            return "final_bn", _BN_VARS.get(key.rpartition(".")[2])
-        match = re.fullmatch(r"layer_list\.(\d+)\.(\d+)\.(.+)", key)
-        stage_offset = 1
-    else:
-        key = key.removeprefix("module.")
-        if key.startswith("conv1."):
-            return "stem_conv", "kernel"
-        if key.startswith("bn1."):
-            return "stem_bn", _BN_VARS.get(key.rpartition(".")[2])
-        match = re.fullmatch(r"layer(\d+)\.(\d+)\.(.+)", key)
-        stage_offset = 0
+    naming = _TORCH_NAMING["resnet22" if arch == "resnet22" else "torchvision"]
+    for wrapper in naming.wrappers:
+        key = key.removeprefix(wrapper)
+    if key.startswith(naming.stem_conv):
+        return "stem_conv", "kernel"
+    if key.startswith(naming.norm):
+        return naming.norm_layer, _BN_VARS.get(key.rpartition(".")[2])
+    match = re.fullmatch(naming.block_pattern, key)
     if not match:
         return None
-    stage, block, rest = int(match[1]) + stage_offset, int(match[2]) + 1, match[3]
+    stage, block, rest = int(match[1]) + naming.stage_offset, int(match[2]) + 1, match[3]
     prefix = f"stage{stage}_block{block}"
     part, _, var = rest.rpartition(".")
     if part in ("conv1", "conv2"):

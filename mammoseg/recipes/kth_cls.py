@@ -9,7 +9,6 @@ is silent and deviations: docs/reproduction/kth-cls.md.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -446,7 +445,7 @@ def evaluate_split(model, channels: list, data: ClsData, split: str, out_dir: Pa
     """classification_eval's report on one split (unbalanced, no augmentation), saved as JSON and plots."""
     from ..evaluate.classification_eval import classification_report
     from ..evaluate.report import plot_confusion_matrix, plot_roc_curves
-    from ..train.checkpoint import atomic_write_text
+    from ..io.atomic import atomic_write_text
 
     idx = data.index(split)
     x = np.stack([c[idx] for c in channels], axis=-1)
@@ -551,7 +550,7 @@ def run_end_to_end(config: KthClsConfig, run_dir: Path, split: str):
 
 def run_decomposition(config: KthClsConfig, run_dir: Path, split: str):
     """Tables 4.6 (test) / 4.7 (train): ROI detectors -> heat map -> 2-channel classifier (or reuse them)."""
-    from ..train.checkpoint import atomic_write_text
+    from ..io.atomic import atomic_write_text
 
     _check_reusable(config)
     run_dir = Path(run_dir)
@@ -610,9 +609,10 @@ def strict_json(value):
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    from ..io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        np.save(tmp, array)
 
 
 FROM_RUN_HELP = "run directory of this pipeline's other table script: reuse its data store and trained weights"

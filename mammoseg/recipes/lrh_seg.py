@@ -319,7 +319,8 @@ def write_replicated_dataset(source: str | Path, out_root: str | Path, replicas:
     """Replicate every subject under `source` into a merged kth-seg layout (image.png, label.png with BINARY ids,
     splits.csv train/val by subject) that data_prep.crops.build_crops reads. Returns replica -> split."""
     from ..io.annotations import LABEL_FILE, SPLITS_FILE, format_splits
-    from ..io.raster import atomic_write_bytes, write_image
+    from ..io.atomic import atomic_write_bytes
+    from ..io.raster import write_image
 
     subjects = list_subjects(source)
     subject_split = split_subjects(subjects, val_fraction, seed)
@@ -342,24 +343,8 @@ class LrhCropData(MammoCropData):
     replicated lrh-seg set, without kth-seg's elastic deformation: lrh-seg's crop datasets (L2014-2053) have none.
     """
 
-    elastic_p = 0.0
-
-    def store(self, crop_size: int, split: str):
-        from data_prep.crops import build_crops
-        from ..io.store import read_crop_store
-
-        key = (crop_size, split)
-        if key not in self._stores:
-            n = self.crops_for(crop_size, split)
-            path = self.crops_dir / f"crops_{crop_size}_{split}_{n}per_image_seed{self.seed}_noelastic.h5"
-            if not path.exists():
-                build_crops(self.root, path, crop_size=crop_size, crops_per_image=n, split=split, seed=self.seed,
-                            elastic_p=self.elastic_p, label_set=self.label_set, progress=self.progress)
-            self._stores[key] = read_crop_store(path)
-        return self._stores[key]
-
-    def describe(self) -> dict:
-        return {**super().describe(), "elastic_p": self.elastic_p}
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, elastic_p=0.0, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------------ running

@@ -18,7 +18,6 @@ import functools
 import hashlib
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -690,9 +689,10 @@ def set_named_weights(model, weights: dict) -> None:
 
 
 def _save_weights_npz(path: Path, weights: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, paths=np.array(list(weights)), **{f"w{i}": v for i, v in enumerate(weights.values())})
-    os.replace(tmp, path)
+    from ..io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        np.savez(tmp, paths=np.array(list(weights)), **{f"w{i}": v for i, v in enumerate(weights.values())})
 
 
 def _load_weights_npz(path: Path) -> dict:
@@ -759,7 +759,7 @@ class FoldTrainer:
         return result
 
     def _train_fold(self, row, train_set, train_idx, val_idx, fold_dir: Path, fingerprint: str) -> dict:
-        from ..train.checkpoint import atomic_write_text
+        from ..io.atomic import atomic_write_text
 
         start = time.perf_counter()
         fold_dir.mkdir(parents=True, exist_ok=True)
@@ -858,7 +858,7 @@ def evaluate_row(predictor: EnsemblePredictor, fold_weights: list, test_set: Mas
 
 
 def write_per_image(path: Path, evaluation) -> None:
-    from ..train.checkpoint import atomic_write_text
+    from ..io.atomic import atomic_write_text
 
     lines = ["case,outcome,dice,truth_pixels,predicted_pixels"]
     lines += [f"{r['case']},{r['outcome']},{'' if math.isnan(r['dice']) else round(r['dice'], 6)},"

@@ -485,15 +485,15 @@ def read_per_scan(run_dir: str | Path):
 
 def plot_iou_boxes(frame, path: Path) -> None:
     """Box plot of the per-scan IoUs per column (the thesis' Figure 6.1)."""
-    from ..evaluate.report import _atomic_savefig, _pyplot
+    from ..evaluate.report import atomic_savefig, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 3.5))
     ax.boxplot([frame[c].to_numpy() for c in COLUMNS], tick_labels=list(COLUMNS))
     ax.set_ylabel("IoU per scan")
     ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
-    _atomic_savefig(fig, path)
+    atomic_savefig(fig, path)
     plt.close(fig)
 
 

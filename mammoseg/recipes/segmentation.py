@@ -28,6 +28,7 @@ from ..labels import CITYSCAPES19, MAMMO13, LabelSet
 STAGE_RECORD = "stage.json"
 DATA_RECORD = "data.json"  # in a run dir: where each data source of the run lives (reused by --from-run)
 METRIC_KEYS = ("pixel_accuracy", "mean_iou", "mean_class_accuracy")
+KTH_ELASTIC_P = 0.25  # probability of an elastically deformed crop in kth-seg's crop datasets (L879-886)
 
 
 # ------------------------------------------------------------------------------------------------ specifications
@@ -169,7 +170,9 @@ class MammoCropData:
     """kth-seg mammography: class-balanced crop stores per crop size (train / val), full images for test.
 
     `root` is a merged dataset in the documented layout (`<case>/image.*`, `<case>/label.png`, `splits.csv`).
-    Crop stores are built on first use into `crops_dir` (thesis §4.1: class-balanced centres, elastic p=0.25).
+    Crop stores are built on first use into `crops_dir` (thesis §4.1: class-balanced centres, elastic deformation
+    with probability `elastic_p`: 0.25 in kth-seg, 0 in lrh-seg) and streamed from disk (`open_crop_store`), so
+    the 1500-px stores of Table 4.2 need no memory of their size.
     Training: random crop of the input size from each stored crop, flip and contrast p=0.5, gray -> RGB, [-0.5,
     0.5] (`mammoseg.data.pipeline.train_dataset`). Validation: the centre input-size window of every val crop.
     Test: every full test image by sliding window with the model's input tile.
@@ -179,13 +182,15 @@ class MammoCropData:
     val_matches_training = True  # evaluate("val") is exactly the Trainer's per-epoch validation
 
     def __init__(self, root, crops_dir, crops_per_image: dict, label_set: LabelSet = MAMMO13, seed: int = 0,
-                 eval_overlap: float = 0.25, size_factors: dict | None = None, progress: bool = False):
+                 eval_overlap: float = 0.25, size_factors: dict | None = None, progress: bool = False,
+                 elastic_p: float = KTH_ELASTIC_P):
         """crops_per_image: split -> crops per image; size_factors: crop size -> multiplier on those counts
         (kth-seg Table 4.2: the 1500-px dataset holds half as many crops as the others)."""
         self.root, self.crops_dir = Path(root), Path(crops_dir)
         self.crops_per_image = dict(crops_per_image)
         self.size_factors = {int(k): float(v) for k, v in (size_factors or {}).items()}
         self.label_set, self.seed, self.eval_overlap, self.progress = label_set, seed, eval_overlap, progress
+        self.elastic_p = float(elastic_p)
         self._stores: dict = {}
         self._max_value: float | None = None
         missing = {"train", "val"} - set(self.crops_per_image)
@@ -193,24 +198,34 @@ class MammoCropData:
             raise ConfigError(f"crops_per_image needs counts for {sorted(missing)}")
 
     def describe(self) -> dict:
-        return {"dataset": self.name, "root": str(self.root), "crops_per_image": self.crops_per_image,
-                "size_factors": self.size_factors, "label_set": self.label_set.name, "seed": self.seed}
+        described = {"dataset": self.name, "root": str(self.root), "crops_per_image": self.crops_per_image,
+                     "size_factors": self.size_factors, "label_set": self.label_set.name, "seed": self.seed}
+        if self.elastic_p != KTH_ELASTIC_P:  # kth-seg's records predate the argument: keep them matching
+            described["elastic_p"] = self.elastic_p
+        return described
 
     def crops_for(self, crop_size: int, split: str) -> int:
         return max(1, int(round(self.crops_per_image[split] * self.size_factors.get(crop_size, 1.0))))
 
+    def store_path(self, crop_size: int, split: str) -> Path:
+        """The store's file name carries everything it was built from (elastic: only when not the thesis 0.25)."""
+        n = self.crops_for(crop_size, split)
+        elastic = {KTH_ELASTIC_P: "", 0.0: "_noelastic"}.get(self.elastic_p, f"_elastic{self.elastic_p:g}")
+        return self.crops_dir / f"crops_{crop_size}_{split}_{n}per_image_seed{self.seed}{elastic}.h5"
+
     def store(self, crop_size: int, split: str):
+        """The (crop_size, split) store, built on first use and opened for streaming (crops stay on disk)."""
         from data_prep.crops import build_crops
-        from ..io.store import read_crop_store
+        from ..io.store import open_crop_store
 
         key = (crop_size, split)
         if key not in self._stores:
-            n = self.crops_for(crop_size, split)
-            path = self.crops_dir / f"crops_{crop_size}_{split}_{n}per_image_seed{self.seed}.h5"
+            path = self.store_path(crop_size, split)
             if not path.exists():
-                build_crops(self.root, path, crop_size=crop_size, crops_per_image=n, split=split, seed=self.seed,
-                            label_set=self.label_set, progress=self.progress)
-            self._stores[key] = read_crop_store(path)
+                build_crops(self.root, path, crop_size=crop_size, crops_per_image=self.crops_for(crop_size, split),
+                            split=split, seed=self.seed, elastic_p=self.elastic_p, label_set=self.label_set,
+                            progress=self.progress)
+            self._stores[key] = open_crop_store(path)
         return self._stores[key]
 
     @property
@@ -250,7 +265,7 @@ class MammoCropData:
         from ..train.losses import class_weights_from_frequencies, pixel_frequencies
 
         store = self.store(spec.crop_size, "train")
-        return class_weights_from_frequencies(pixel_frequencies([store.labels], self.label_set.num_classes))
+        return class_weights_from_frequencies(pixel_frequencies(store.label_blocks(), self.label_set.num_classes))
 
     def evaluate(self, model, spec: StageSpec, split: str) -> dict:
         if split == "val":
@@ -445,7 +460,7 @@ def read_stage_record(stage_dir: Path) -> dict | None:
 
 
 def write_stage_record(stage_dir: Path, identity: dict, weights: Path, result: dict) -> None:
-    from ..train.checkpoint import atomic_write_text
+    from ..io.atomic import atomic_write_text
 
     stage_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(stage_dir / STAGE_RECORD, json.dumps(
@@ -677,7 +692,7 @@ def train_and_evaluate_segmentation(specs: Sequence[StageSpec], data, schedule: 
 
 def _save_evaluation(stage_dir: Path, key: str, metrics: dict) -> None:
     """Keep a stage's evaluation in its record: a --from-run table of the same split then reads it back."""
-    from ..train.checkpoint import atomic_write_text
+    from ..io.atomic import atomic_write_text
 
     record = read_stage_record(stage_dir)
     if record is None:
@@ -690,7 +705,7 @@ def _save_evaluation(stage_dir: Path, key: str, metrics: dict) -> None:
 # ------------------------------------------------------------------------------------------------ data records
 def write_data_record(run_dir: Path, entries: dict) -> None:
     """Remember where this run's data lives, so a --from-run run can use the same files."""
-    from ..train.checkpoint import atomic_write_text
+    from ..io.atomic import atomic_write_text
 
     path = Path(run_dir) / DATA_RECORD
     current = json.loads(path.read_text()) if path.is_file() else {}

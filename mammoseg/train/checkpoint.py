@@ -12,18 +12,12 @@ Folder names sort in training order: `epoch-0003` (3 epochs done), `epoch-0003-s
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from ..io.atomic import atomic_folder, atomic_write_text
 
 
 def _as_dict(obj, default_name: str) -> dict:
@@ -61,19 +55,14 @@ class CheckpointDir:
 
     def save(self, name: str, model, optimizer, state: dict) -> Path:
         """`model` / `optimizer`: one object or a {name: object} dict (the adversarial stage has two of each)."""
-        self.root.mkdir(parents=True, exist_ok=True)
         final = self.root / name
-        tmp = self.root / f".{name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        for key, m in _as_dict(model, "model").items():
-            m.save_weights(str(tmp / f"{key}.weights.h5"))
-            _save_values(tmp / f"{key}.rng.npz", non_weight_variables(m))
-        for key, opt in _as_dict(optimizer, "optimizer").items():
-            _save_values(tmp / f"{key}.npz", opt.variables)
-        (tmp / "state.json").write_text(json.dumps(state, indent=1))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        with atomic_folder(final) as tmp:
+            for key, m in _as_dict(model, "model").items():
+                m.save_weights(str(tmp / f"{key}.weights.h5"))
+                _save_values(tmp / f"{key}.rng.npz", non_weight_variables(m))
+            for key, opt in _as_dict(optimizer, "optimizer").items():
+                _save_values(tmp / f"{key}.npz", opt.variables)
+            (tmp / "state.json").write_text(json.dumps(state, indent=1))
         atomic_write_text(self.root / "latest", name)
         self._prune(name)
         return final

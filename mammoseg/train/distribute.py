@@ -18,7 +18,6 @@ import json
 import os
 import socket
 from contextlib import ExitStack
-from pathlib import Path
 
 from ..errors import ConfigError
 
@@ -171,10 +170,10 @@ def save_weights_npz(model, path) -> None:
     """All model variables (weights and seed states) in one npz, written atomically: for file comparisons."""
     import numpy as np
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, *[np.asarray(v.numpy()) for v in model.variables])
-    os.replace(tmp, path)
+    from ..io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        np.savez(tmp, *[np.asarray(v.numpy()) for v in model.variables])
 
 
 def main(argv=None) -> int:

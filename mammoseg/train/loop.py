@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +35,8 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ConfigError
-from .checkpoint import CheckpointDir, atomic_write_text, checkpoint_name
+from ..io.atomic import atomic_path, atomic_write_text
+from .checkpoint import CheckpointDir, checkpoint_name
 from .config import TrainConfig, lr_multiplier
 from .distribute import default_strategy, distribute_dataset, is_chief, uses_logical_cpus
 from .metrics import SUMMARY_METRICS, segmentation_metrics, tf_confusion_matrix
@@ -515,21 +515,17 @@ def write_scalar(tag: str, value: float, step: int) -> None:
 
 def write_csv(path: Path, rows: list) -> None:
     fields = list(dict.fromkeys(key for row in rows for key in row))
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def plot_history(history: list, path: Path) -> None:
     """Loss (train, validation) and the validation metrics per epoch, one PNG, written atomically."""
-    import matplotlib
+    from ..evaluate.report import atomic_savefig, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
     for key, label in (("train_loss", "train"), ("val_loss", "validation")):
@@ -539,10 +535,8 @@ def plot_history(history: list, path: Path) -> None:
         right.plot(epochs, [h.get(key, np.nan) for h in history], marker=".", label=key[4:].replace("_", " "))
     right.set_xlabel("epoch"), right.set_ylim(0, 1), right.legend(fontsize="small")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=100)
+    atomic_savefig(fig, path, dpi=100, bbox_inches=None)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def _epoch_line(row: dict) -> str:
@@ -552,9 +546,8 @@ def _epoch_line(row: dict) -> str:
 
 
 def _save_weights_atomic(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    model.save_weights(str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # the temporary name keeps the `.weights.h5` ending Keras insists on
+        model.save_weights(str(tmp))
 
 
 def _progress(total: int, desc: str, enabled: bool, initial: int = 0):

@@ -3,33 +3,18 @@
 Scripts 03-06 also run alone (they then train the stages their rows need); that path is the same code as 01/02
 plus the reuse lookup that tests/test_recipes_kth_seg.py checks."""
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from experiment_scripts import load_script, run_in_process
 
 pytestmark = pytest.mark.experiment
-
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _run(name: str, out: Path, *extra: str) -> Path:
-    assert _script(name).main(["--scale", "smoke", "--out", str(out), "--seed", "0", *extra]) == 0
-    (run_dir,) = list((out / name).iterdir())
-    return run_dir
 
 
 def _check_table(run_dir: Path, name: str, reused: bool = False) -> dict:
     """Every thesis row: our three numbers in [0, 100], the published ones beside them, an honest note."""
-    published = _script(name).TABLE.rows
+    published = load_script(name).TABLE.rows
     table = (run_dir / "table.md").read_text()
     assert "smoke scale" in table and "not comparable" in table
     for row, values in published.items():
@@ -51,7 +36,7 @@ def _record(run_dir: Path, dataset: str, slug: str) -> dict:
 
 
 def test_cityscapes_tables_5_1_and_5_4(tmp_path):
-    first = _run("01_kth_seg_table5_1", tmp_path)
+    first = run_in_process("01_kth_seg_table5_1", tmp_path)
     results = _check_table(first, "01_kth_seg_table5_1")
     assert len(results) == 9
     for slug in ("fcn32", "fcn16", "fcn8", "unet", "dilation10_front", "dilation10_context", "dilation10_global",
@@ -64,7 +49,7 @@ def test_cityscapes_tables_5_1_and_5_4(tmp_path):
     assert _record(first, "cityscapes", "dilation10_context")["identity"]["init_from"]["weights"] == \
         _record(first, "cityscapes", "dilation10_front")["weights"]
 
-    adversarial = _run("04_kth_seg_table5_4", tmp_path, "--from-run", str(first))
+    adversarial = run_in_process("04_kth_seg_table5_4", tmp_path, "--from-run", str(first))
     _check_table(adversarial, "04_kth_seg_table5_4", reused=False)
     table = (adversarial / "table.md").read_text()
     assert table.count("vs non-adversarial") == 5
@@ -77,18 +62,18 @@ def test_cityscapes_tables_5_1_and_5_4(tmp_path):
 
 
 def test_mammography_tables_5_2_5_3_5_5_5_6(tmp_path):
-    val = _run("02_kth_seg_table5_2", tmp_path)
+    val = run_in_process("02_kth_seg_table5_2", tmp_path)
     val_results = _check_table(val, "02_kth_seg_table5_2")
     assert len(val_results) == 9
 
-    test = _run("03_kth_seg_table5_3", tmp_path, "--from-run", str(val))
+    test = run_in_process("03_kth_seg_table5_3", tmp_path, "--from-run", str(val))
     test_results = _check_table(test, "03_kth_seg_table5_3", reused=True)
     assert set(test_results) == {"FCN8", "U-Net", "Dilation10 - Front", "Dilation10 - Global", "Deeplab", "GCN"}
     assert not (test / "mammography" / "fcn8" / "checkpoints").exists()  # nothing trained again
 
-    adv_val = _run("05_kth_seg_table5_5", tmp_path, "--from-run", str(val))
+    adv_val = run_in_process("05_kth_seg_table5_5", tmp_path, "--from-run", str(val))
     _check_table(adv_val, "05_kth_seg_table5_5")
-    adv_test = _run("06_kth_seg_table5_6", tmp_path, "--from-run", str(adv_val))
+    adv_test = run_in_process("06_kth_seg_table5_6", tmp_path, "--from-run", str(adv_val))
     _check_table(adv_test, "06_kth_seg_table5_6", reused=True)
     # 5.6 evaluates the very weights 5.5 fine-tuned, which started from 5.2's
     for slug in ("fcn8", "unet", "dilation10_front", "deeplabv3", "gcn"):

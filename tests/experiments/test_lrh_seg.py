@@ -1,30 +1,16 @@
 """lrh-seg Tables 9 and 10 end to end at smoke scale: every thesis row trained, evaluated and tabulated."""
 import csv
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
+from experiment_scripts import load_script, run_in_process
 
 pytestmark = pytest.mark.experiment
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 ROWS = ("FCN32", "FCN16", "FCN8", "U-Net", "Dilation10 - Front", "Dilation10 - Context", "Dilation10 - Global",
         "DeepLab v3 + ResNet")
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _run(name: str, out: Path) -> Path:
-    assert _script(name).main(["--scale", "smoke", "--out", str(out), "--seed", "0"]) == 0
-    (run_dir,) = list((out / name).iterdir())
-    return run_dir
 
 
 def _check_table(run_dir: Path, published: dict) -> None:
@@ -50,14 +36,14 @@ def _check_table(run_dir: Path, published: dict) -> None:
 
 
 def test_table9_cityscapes_smoke(tmp_path):
-    run_dir = _run("07_lrh_seg_table9", tmp_path)
-    _check_table(run_dir, _script("07_lrh_seg_table9").TABLE.rows)
+    run_dir = run_in_process("07_lrh_seg_table9", tmp_path)
+    _check_table(run_dir, load_script("07_lrh_seg_table9").TABLE.rows)
     assert "Cityscapes" in (run_dir / "table.md").read_text()
 
 
 def test_table10_mammography_smoke(tmp_path):
-    run_dir = _run("08_lrh_seg_table10", tmp_path)
-    _check_table(run_dir, _script("08_lrh_seg_table10").TABLE.rows)
+    run_dir = run_in_process("08_lrh_seg_table10", tmp_path)
+    _check_table(run_dir, load_script("08_lrh_seg_table10").TABLE.rows)
     splits = (run_dir / "data" / "replicated" / "splits.csv").read_text().splitlines()[1:]
     by_subject = {}
     for line in splits:

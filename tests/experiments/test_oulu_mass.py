@@ -5,31 +5,24 @@ on its own and must reproduce Table 7's ResNet-22 BCE-J models exactly (same dat
 """
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from experiment_scripts import REPO, run_as_command
 
 from mammoseg.recipes import oulu_mass as om
 
 pytestmark = pytest.mark.experiment
 
-REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "cbis_ddsm"
 SCRIPTS = {"5": "09_oulu_mass_table5", "6": "10_oulu_mass_table6", "7": "11_oulu_mass_table7",
            "8": "12_oulu_mass_table8", "9": "13_oulu_mass_table9", "10": "14_oulu_mass_table10"}
 
 
 def run_script(key: str, out: Path, *extra: str) -> Path:
-    """Run the numbered script as a user would; return its run directory."""
-    proc = subprocess.run([sys.executable, str(REPO / "experiments" / f"{SCRIPTS[key]}.py"), "--scale", "smoke",
-                           "--out", str(out), *extra], cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = sorted((out / SCRIPTS[key]).iterdir())
-    assert len(runs) == 1
-    return runs[0]
+    """Run the numbered script of thesis table `key` as a user would; return its run directory."""
+    return run_as_command(SCRIPTS[key], out, *extra)
 
 
 def table_rows(run_dir: Path) -> dict:

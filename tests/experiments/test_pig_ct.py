@@ -1,32 +1,18 @@
 """pig-ct Tables 5.1, 5.2 and 6.1 at smoke scale: each script alone from the command line, and 5.2 / 6.1 again
 from the Table 5.1 run (--from-run), which must agree with 5.1's per-scan numbers exactly."""
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from experiment_scripts import load_script, run_as_command
 
 pytestmark = pytest.mark.experiment
 
-REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ("transverse", "sagittal", "coronal", "transverse+sagittal", "transverse+coronal", "sagittal+coronal",
            "combined", "3D")
 STEMS = {"5.1": "15_pig_ct_table5_1", "5.2": "16_pig_ct_table5_2", "6.1": "17_pig_ct_table6_1"}
-
-
-def run_script(stem: str, out: Path, *extra: str) -> Path:
-    """Run one numbered script at smoke scale; return its run directory."""
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, f"experiments/{stem}.py", "--scale", "smoke", "--out", str(out), *extra],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-4000:]
-    (run_dir,) = (out / stem).iterdir()
-    assert f"run directory: {run_dir}" in done.stdout
-    return run_dir
 
 
 def results(run_dir: Path) -> pd.DataFrame:
@@ -40,18 +26,9 @@ def table_row_names(table_md: str) -> list[str]:
     return [line.split("|")[1].strip() for line in table_md.splitlines() if line.startswith("| ")][1:]
 
 
-def load_table(stem: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(stem, REPO / "experiments" / f"{stem}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.TABLE
-
-
 @pytest.fixture(scope="module")
 def table_5_1(tmp_path_factory):
-    return run_script(STEMS["5.1"], tmp_path_factory.mktemp("pig51"))
+    return run_as_command(STEMS["5.1"], tmp_path_factory.mktemp("pig51"))
 
 
 def per_scan(run_dir: Path) -> pd.DataFrame:
@@ -61,7 +38,7 @@ def per_scan(run_dir: Path) -> pd.DataFrame:
 def test_table_5_1(table_5_1):
     text = (table_5_1 / "table.md").read_text()
     names = table_row_names(text)
-    assert set(load_table(STEMS["5.1"]).rows) <= set(names)  # all 37 thesis pigs, each with its note
+    assert set(load_script(STEMS["5.1"]).TABLE.rows) <= set(names)  # all 37 thesis pigs, each with its note
     ours = results(table_5_1)
     test_scans = [line.split(",")[0] for line in (table_5_1 / "data" / "splits.csv").read_text().splitlines()
                   if line.endswith(",test")]
@@ -77,7 +54,7 @@ def test_table_5_1(table_5_1):
 
 @pytest.mark.parametrize("table", ["5.2", "6.1"])
 def test_derived_tables_from_the_5_1_run(table, table_5_1, tmp_path):
-    run_dir = run_script(STEMS[table], tmp_path, "--from-run", str(table_5_1))
+    run_dir = run_as_command(STEMS[table], tmp_path, "--from-run", str(table_5_1))
     source = per_scan(table_5_1)
     ours = results(run_dir)
     assert not (run_dir / "networks").exists()  # nothing trained
@@ -95,9 +72,9 @@ def test_derived_tables_from_the_5_1_run(table, table_5_1, tmp_path):
 
 @pytest.mark.parametrize("table", ["5.2", "6.1"])
 def test_derived_tables_run_alone(table, tmp_path):
-    run_dir = run_script(STEMS[table], tmp_path)
+    run_dir = run_as_command(STEMS[table], tmp_path)
     text = (run_dir / "table.md").read_text()
-    assert set(load_table(STEMS[table]).rows) <= set(table_row_names(text))
+    assert set(load_script(STEMS[table]).TABLE.rows) <= set(table_row_names(text))
     ours = results(run_dir)
     numbers = ours[list(COLUMNS)].astype(float)
     assert len(numbers) >= 2

@@ -72,7 +72,7 @@ def test_keras_vgg16_file_loads_into_fcn_and_dilation10(tmp_path, rng):
     dil = build_model("dilation10_front", input_shape=(32, 32, 3), width=1 / 16, fc_filters=1024,
                       encoder_weights=str(npz))
     np.testing.assert_array_equal(dil.get_layer("dil_conv5_3").kernel.numpy(), arrays["block5_conv3"][0])
-    with pytest.raises(DataError, match="not an HDF5 file"):
+    with pytest.raises(DataError, match="not a readable HDF5 file"):
         (tmp_path / "x.h5").write_text("text")
         convert_keras_vgg16(tmp_path / "x.h5", tmp_path / "x.npz")
 
