@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,11 +42,25 @@ def run_in_process(name: str, out: Path, *extra: str) -> Path:
 
 def run_as_command(name: str, out: Path, *extra: str) -> Path:
     """`python experiments/<name>.py --scale smoke --out <out> ...` in the repository root; the run directory it
-    made (and announced on stdout)."""
+    made (and announced on stdout).
+
+    A run killed by a signal (a native crash: one SIGSEGV inside TensorFlow's `tf_Compute` threads was seen in ~10
+    smoke runs of script 09, not reproduced since) is reported as a warning with its Python stacks and retried once
+    from scratch; a Python error or a second crash fails the test.
+    """
     # PYTHONFAULTHANDLER: a crash in native code (signal) still prints every thread's Python stack to stderr
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONFAULTHANDLER": "1"}
-    done = subprocess.run([sys.executable, str(EXPERIMENTS / f"{name}.py"), *SMOKE, "--out", str(out), *extra],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
+    command = [sys.executable, str(EXPERIMENTS / f"{name}.py"), *SMOKE, "--out", str(out), *extra]
+    for attempt in (1, 2):
+        before = set((out / name).iterdir()) if (out / name).is_dir() else set()
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
+        if done.returncode >= 0 or attempt == 2:
+            break
+        report = f"{name}: killed by signal {-done.returncode} (native crash), retrying once:\n{done.stderr[-6000:]}"
+        print(report, file=sys.stderr)
+        warnings.warn(report, RuntimeWarning)
+        for partial in set((out / name).iterdir()) - before:  # the crashed run's half-written directory
+            shutil.rmtree(partial)
     assert done.returncode == 0, done.stderr[-4000:]
     run_dir = _only_run_dir(out, name)
     assert f"run directory: {run_dir}" in done.stdout

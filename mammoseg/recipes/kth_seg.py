@@ -28,7 +28,8 @@ from ..errors import ConfigError
 from ..train.recipes import (KTH_SEG_ADVERSARIAL, KTH_SEG_PATIENCE, KTH_SEG_TABLE_4_12, KTH_SEG_TABLE_4_13,
                              KTH_SEG_TRAIN, get_recipe)
 from .segmentation import (METRIC_KEYS, AdversarialSettings, CityscapesData, HyperParams, MammoCropData, Schedule,
-                           StageSpec, read_data_record, train_and_evaluate_segmentation, write_data_record)
+                           StageSpec, check_preset, optional_path, read_data_record, train_and_evaluate_segmentation,
+                           write_data_record)
 
 THESIS = "kth-seg"
 ROWS = ("FCN32", "FCN16", "FCN8", "U-Net", "Dilation10 - Front", "Dilation10 - Context", "Dilation10 - Global",
@@ -182,10 +183,7 @@ class KthSegConfig:
 def build_config(table: str, scale: str = "smoke", data_root=None, seed: int = 0, from_run=None,
                  vgg16_weights=None, resnet18_weights=None) -> KthSegConfig:
     """The preset of `table` ("5.1" ... "5.6") at `scale`: full = the thesis' values, smoke = minutes on a CPU."""
-    if table not in TABLES:
-        raise ConfigError(f"unknown kth-seg table {table!r}; known: {', '.join(TABLES)}")
-    if scale not in ("smoke", "full"):
-        raise ConfigError(f"scale must be 'smoke' or 'full', not {scale!r}")
+    check_preset(THESIS, table, TABLES, scale)
     setup = TABLES[table]
     thesis_hp = HYPERPARAMS[setup.dataset]
     full = scale == "full"
@@ -205,14 +203,13 @@ def build_config(table: str, scale: str = "smoke", data_root=None, seed: int = 0
                                                   discriminator_kwargs={"width": 1 / 16}, epochs=1)
         synthetic = SyntheticSetup(10, (256, 208), (0.6, 0.2, 0.2), {"train": 6, "val": 3}, (128, 256))
         crops, factors = {"train": 8, "val": 4}, {}
-    return KthSegConfig(table=table, scale=scale, data_root=None if data_root is None else str(data_root),
+    return KthSegConfig(table=table, scale=scale, data_root=optional_path(data_root),
                         seed=seed, dataset=setup.dataset, split=setup.split, rows=setup.rows,
                         adversarial=setup.adversarial, models=dict(FULL_MODELS if full else SMOKE_MODELS),
                         hparams=hparams, schedule=schedule, adversarial_settings=adversarial,
                         crops_per_image=crops, crop_count_factors=factors, synthetic=synthetic, eval_overlap=0.25,
-                        from_run=None if from_run is None else str(from_run),
-                        vgg16_weights=None if vgg16_weights is None else str(vgg16_weights),
-                        resnet18_weights=None if resnet18_weights is None else str(resnet18_weights))
+                        from_run=optional_path(from_run), vgg16_weights=optional_path(vgg16_weights),
+                        resnet18_weights=optional_path(resnet18_weights))
 
 
 # ------------------------------------------------------------------------------------------------ pieces

@@ -28,8 +28,8 @@ from ..errors import ConfigError, DataError
 from ..labels import BINARY
 from ..train.config import TrainConfig
 from . import kth_seg
-from .segmentation import (METRIC_KEYS, HyperParams, MammoCropData, Schedule, read_data_record,
-                           train_and_evaluate_segmentation, write_data_record)
+from .segmentation import (METRIC_KEYS, HyperParams, MammoCropData, Schedule, check_preset, optional_path,
+                           read_data_record, train_and_evaluate_segmentation, write_data_record)
 
 THESIS = "lrh-seg"
 HEADERS = ("Pixel accuracy", "Mean IoU accuracy", "Mean per class accuracy")  # as Tables 9/10 print them
@@ -154,10 +154,7 @@ class LrhSegConfig:
 def build_config(table: str, scale: str = "smoke", data_root=None, seed: int = 0, from_run=None,
                  vgg16_weights=None, resnet18_weights=None) -> LrhSegConfig:
     """Table "9" or "10" at `scale`: full = the thesis' values, smoke = minutes on a CPU."""
-    if table not in TABLES:
-        raise ConfigError(f"unknown lrh-seg table {table!r}; known: {', '.join(TABLES)}")
-    if scale not in ("smoke", "full"):
-        raise ConfigError(f"scale must be 'smoke' or 'full', not {scale!r}")
+    check_preset(THESIS, table, TABLES, scale)
     full = scale == "full"
     hparams = {row: row_hparams(row) for row in ROWS}
     if full:
@@ -170,11 +167,11 @@ def build_config(table: str, scale: str = "smoke", data_root=None, seed: int = 0
                                    seed=seed)
         synthetic = kth_seg.SyntheticSetup(10, (256, 208), SUBJECTS_ONLY, {"train": 4, "val": 2}, (128, 256))
         mammo = dict(replicas=10, crops_per_image=2)
-    return LrhSegConfig(table=table, scale=scale, data_root=None if data_root is None else str(data_root),
+    return LrhSegConfig(table=table, scale=scale, data_root=optional_path(data_root),
                         seed=seed, dataset=TABLES[table][1], rows=ROWS, models=row_models(scale), hparams=hparams,
-                        schedule=schedule, synthetic=synthetic, from_run=None if from_run is None else str(from_run),
-                        vgg16_weights=None if vgg16_weights is None else str(vgg16_weights),
-                        resnet18_weights=None if resnet18_weights is None else str(resnet18_weights), **mammo)
+                        schedule=schedule, synthetic=synthetic, from_run=optional_path(from_run),
+                        vgg16_weights=optional_path(vgg16_weights), resnet18_weights=optional_path(resnet18_weights),
+                        **mammo)
 
 
 # ------------------------------------------------------------------------------------------------ mammography data

@@ -106,6 +106,19 @@ class RowOutcome:
     failure: str | None = None  # why the row has no numbers (diverged, or a stage it starts from did)
 
 
+def check_preset(thesis: str, table: str, known, scale: str) -> None:
+    """One message for an unknown table or scale, whichever segmentation thesis asks."""
+    if table not in known:
+        raise ConfigError(f"unknown {thesis} table {table!r}; known: {', '.join(known)}")
+    if scale not in ("smoke", "full"):
+        raise ConfigError(f"scale must be 'smoke' or 'full', not {scale!r}")
+
+
+def optional_path(value) -> str | None:
+    """Paths stored in configs as plain strings (JSON-friendly); None stays None."""
+    return None if value is None else str(value)
+
+
 def batch_size_of(spec: StageSpec, schedule: Schedule) -> int:
     b = spec.hparams.batch_size
     return min(b, schedule.batch_cap) if schedule.batch_cap else b
