@@ -19,6 +19,14 @@ from typing import Callable, Sequence
 SCALES = ("smoke", "full")
 
 
+def check_scale(scale: str) -> None:
+    """The one check every recipe makes of `--scale` (configs can also be built from Python, not only the CLI)."""
+    from .errors import ConfigError
+
+    if scale not in SCALES:
+        raise ConfigError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
+
+
 @dataclass
 class ThesisTable:
     """A results table of a thesis: which seed/table, its columns and its published rows."""

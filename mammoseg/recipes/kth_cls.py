@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..evaluate.classification_eval import TABLE_ROWS
-from ..experiment import SCALES, ResultRow, ThesisTable, experiment_main, from_run_option
+from ..experiment import ResultRow, ThesisTable, check_scale, experiment_main, from_run_option
 from ..labels import DDSM3
 
 THESIS = "kth-cls"
@@ -110,8 +110,7 @@ class KthClsConfig:
         if isinstance(self.detector, dict):
             self.detector = StageTraining(**self.detector)
         self.detector_losses = tuple(self.detector_losses)
-        if self.scale not in SCALES:
-            raise ConfigError(f"scale must be one of {', '.join(SCALES)}, not {self.scale!r}")
+        check_scale(self.scale)
         unknown = set(self.detector_losses) - set(DETECTOR_LOSSES)
         if unknown or not self.detector_losses:
             raise ConfigError(f"detector losses must be among {', '.join(DETECTOR_LOSSES)}, got "

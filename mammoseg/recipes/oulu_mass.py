@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..experiment import ResultRow, ThesisTable, experiment_main
+from ..experiment import ResultRow, ThesisTable, check_scale, experiment_main
 
 # ------------------------------------------------------------------------------------------------ the grid
 # Table name -> registry name (seed 002 §3.2.1; "U-Net" is the randomly initialised U-Net of Fig. 11).
@@ -223,12 +223,11 @@ def smoke_config(**changes) -> OuluMassConfig:
 
 
 def build_config(scale: str = "smoke", data_root: str | None = None, seed: int = 0, **changes) -> OuluMassConfig:
+    check_scale(scale)
     if scale == "smoke":
         config = smoke_config(data_root=data_root, seed=seed)
-    elif scale == "full":
-        config = OuluMassConfig(data_root=data_root, seed=seed)
     else:
-        raise ConfigError(f"scale must be 'smoke' or 'full', got {scale!r}")
+        config = OuluMassConfig(data_root=data_root, seed=seed)
     config = replace(config, **changes)
     check_config(config)
     return config

@@ -25,7 +25,7 @@ import numpy as np
 from ..data.preprocess import PLANES, extract_block, random_block_origin
 from ..errors import ConfigError, DataError
 from ..evaluate.plane_fusion import FUSION_RULES, PLANE_COMBINATIONS, scan_ious
-from ..experiment import ResultRow
+from ..experiment import ResultRow, check_scale
 from ..io.volume import AIR_HU, PIG_CT_WINDOW, hu_window
 
 NETWORKS = (*PLANES, "3D")
@@ -120,8 +120,7 @@ SMOKE_CHANGES = dict(n_scans=20, volume_shape=(32, 48, 48), depth_2d=3, filters_
 
 def build_config(scale: str = "smoke", data_root: str | None = None, seed: int = 0,
                  from_run: str | None = None) -> PigCTConfig:
-    if scale not in ("smoke", "full"):
-        raise ConfigError(f"scale must be 'smoke' or 'full', got {scale!r}")
+    check_scale(scale)
     config = PigCTConfig(scale=scale, data_root=data_root, seed=seed, from_run=from_run)
     return replace(config, **SMOKE_CHANGES) if scale == "smoke" else config
 

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..experiment import check_scale
 from ..labels import CITYSCAPES19, MAMMO13, LabelSet
 
 STAGE_RECORD = "stage.json"
@@ -110,8 +111,7 @@ def check_preset(thesis: str, table: str, known, scale: str) -> None:
     """One message for an unknown table or scale, whichever segmentation thesis asks."""
     if table not in known:
         raise ConfigError(f"unknown {thesis} table {table!r}; known: {', '.join(known)}")
-    if scale not in ("smoke", "full"):
-        raise ConfigError(f"scale must be 'smoke' or 'full', not {scale!r}")
+    check_scale(scale)
 
 
 def optional_path(value) -> str | None:
