@@ -10,6 +10,8 @@
     mammoseg-prep inspect --store crops256_train.h5 [--store crops256_val.h5 ...]
     mammoseg-prep inspect --root data/kthseg [--dataset kth-seg|cityscapes|oulu-mass|pig-ct]
     mammoseg-prep export-nnunet --dataset kth-seg --root data/kthseg --out nnUNet_raw --id 501
+    mammoseg-prep import --images imgs/ --masks masks/ --classes background=0,mass=255 --out data/Dataset501_Mass
+    mammoseg-prep import --class-masks data/tissue --labels tissue4.json --out data/Dataset502_Tissue
 
 Errors in the data or options print one line `mammoseg-prep: error: ...` and exit with status 2.
 """
@@ -198,6 +200,82 @@ def _cmd_export_nnunet(args) -> None:
               f"nnUNetv2_plan_and_preprocess, then train fold 0 to use our train/val split")
 
 
+def _import_label_set(args):
+    """Per-class masks: --labels, else --classes (names, id order), else the root's own declaration."""
+    from mammoseg.data.importer import label_set_of, parse_class_spec, with_priority
+    from mammoseg.io.annotations import dataset_label_set
+
+    if args.labels is not None and args.classes is not None:
+        raise ConfigError("give the classes once: --labels (a label set) or --classes (names in id order)")
+    if args.classes is not None:
+        classes = parse_class_spec(args.classes)
+        if any(v is not None for v in classes.values()):
+            raise ConfigError("per-class masks are named by class: --classes takes names only "
+                              "(background,adipose,...), no mask values")
+        label_set = label_set_of(classes, name=args.out.name)
+    else:
+        label_set = dataset_label_set(args.class_masks, args.labels)
+    return with_priority(label_set, [p.strip() for p in (args.priority or "").split(",") if p.strip()])
+
+
+def _cmd_import(args) -> None:
+    from mammoseg.data.importer import import_class_masks, import_folders
+
+    common = {"splits": args.splits, "skip_unlabelled": args.skip_unlabelled, "channel_name": args.channel_name,
+              "overwrite": args.overwrite, "progress": not args.quiet}
+    if args.class_masks is not None:
+        if args.images or args.masks or args.mask_suffix:
+            raise ConfigError("--class-masks reads <root>/<case>/image.* + masks/<class>.png; "
+                              "--images/--masks/--mask-suffix are for value-coded masks")
+        report = import_class_masks(args.class_masks, args.out, _import_label_set(args), sigma=args.sigma, **common)
+    else:
+        if args.images is None or args.masks is None:
+            raise ConfigError("import needs --images DIR and --masks DIR, or --class-masks ROOT")
+        if args.classes is None:
+            raise ConfigError("value-coded masks need --classes background=0,mass=255 (or a JSON file "
+                              '{"background": 0, "mass": 255}): which mask value is which class')
+        if args.labels is not None or args.priority or args.sigma:
+            raise ConfigError("--labels, --priority and --sigma are for per-class masks (--class-masks)")
+        report = import_folders(args.images, args.masks, args.out, args.classes, mask_suffix=args.mask_suffix or "",
+                                **common)
+    counts = ", ".join(f"{split} {n}" for split, n in report.counts.items() if n)
+    print(f"wrote {report.path}: {counts}")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} image(s) without a mask: "
+              + ", ".join(p.name for p in report.skipped[:10]) + (" ..." if len(report.skipped) > 10 else ""))
+    if report.dicom:
+        print(f"{report.dicom} DICOM image(s) decoded as displayed and written as 16-bit PNG")
+
+
+def _add_import(sub) -> None:
+    parser = sub.add_parser("import", help="images + masks folders (or per-class binary masks) -> the nnU-Net v2 "
+                                           "raw layout that `mammoseg train` reads")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="dataset folder to write (e.g. nnUNet_raw/Dataset501_Mass); appears whole or not at all")
+    parser.add_argument("--images", type=Path, help="folder of images <stem>.{png,tif,tiff,pgm,dcm} (8/16-bit)")
+    parser.add_argument("--masks", type=Path, help="folder of value-coded masks <stem><suffix>.png")
+    parser.add_argument("--mask-suffix", help="mask file stem = image stem + this (e.g. _mask); default none")
+    parser.add_argument("--classes", help="class table in id order: background=0,mass=255 or a JSON file "
+                                          '{"background": 0, "mass": 255} (mask value per class); with '
+                                          "--class-masks: class names only, background first")
+    parser.add_argument("--class-masks", type=Path, metavar="ROOT",
+                        help="per-class binary masks in the kth-seg layout: ROOT/<case>/image.* + "
+                             "ROOT/<case>/masks/<class>.png (splits from ROOT/splits.csv when present)")
+    parser.add_argument("--labels", help="with --class-masks: label set NAME or FILE.json (default: "
+                                         "ROOT/labels.json)")
+    parser.add_argument("--priority", help="with --class-masks: classes from the one painted on top, comma "
+                                           "separated (default: the label set's; none: overlaps are an error)")
+    parser.add_argument("--sigma", type=float, default=0.0,
+                        help="with --class-masks: Gaussian smoothing of the label set's smoothed classes (default 0)")
+    parser.add_argument("--splits", type=Path, help="CSV with columns case (or id) and split (train/val/test): "
+                                                    "test -> imagesTs, val -> splits_final.json; default all train")
+    parser.add_argument("--skip-unlabelled", action="store_true", help="leave out images that have no mask")
+    parser.add_argument("--channel-name", default="mammogram", help="dataset.json channel name (default mammogram)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    _add_quiet(parser)
+    parser.set_defaults(run=_cmd_import)
+
+
 def _add_quiet(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -295,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--id", required=True, type=int, help="nnU-Net dataset id, 1..999 (custom: from 500)")
     export.add_argument("--name", help="dataset name (default: KthSeg, OuluMass, Cityscapes, PigCT)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing Dataset<ID>_<Name>")
+
+    _add_import(sub)
 
     for command in (merge, inspect):
         _add_quiet(command)

@@ -7,6 +7,9 @@ threshold the smoothed map at 0.5 (the value a straight edge takes, so straight 
 to sigma = 2 px at native resolution (reasoning in docs/data-kthseg.md).
 
 Layout of one case: `<case>/image.png`, `<case>/masks/<class_name>.png`, merged into `<case>/label.png`.
+
+The dataset declares its label set in `<root>/labels.json` (`LabelSet.to_json`, or any JSON with a "labels"
+{name: id} object such as an nnU-Net dataset.json); `dataset_label_set` states which declaration wins.
 """
 from __future__ import annotations
 
@@ -28,6 +31,45 @@ MASKS_DIR = "masks"
 LABEL_FILE = "label.png"
 SPLITS_FILE = "splits.csv"
 SPLITS = ("train", "val", "test")
+LABELS_FILE = "labels.json"  # the dataset's label set, next to splits.csv
+MERGE_RECORD = "label-merge.json"  # written by `mammoseg-prep merge`: sigma and the label set's name
+
+
+def dataset_label_set(root: str | Path, override=None, from_masks: bool = False) -> LabelSet:
+    """The label set of a kth-seg dataset, first found of:
+
+    1. `override` (`--labels NAME|FILE.json`, or a LabelSet);
+    2. `<root>/labels.json`;
+    3. the registered set named by `<root>/label-merge.json` (datasets merged before labels.json existed);
+    4. with `from_masks` (reading `masks/<class>.png`, whose file names are checked against the set): MAMMO13,
+       the thesis' scheme.
+    Otherwise a DataError: a label.png whose ids nobody declared is never read as some default set.
+    """
+    from ..labels import get_label_set, load_label_set
+
+    root = Path(root)
+    if override is not None:
+        return load_label_set(override)
+    if (root / LABELS_FILE).is_file():
+        return LabelSet.from_json(root / LABELS_FILE)
+    record = root / MERGE_RECORD
+    if record.is_file():
+        import json
+
+        try:
+            name = json.loads(record.read_text(encoding="utf-8")).get("label_set")
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+            raise DataError(record, f"cannot read merge record: {exc}") from None
+        if name is not None:
+            try:
+                return get_label_set(str(name))
+            except KeyError as exc:
+                raise DataError(record, f"{exc.args[0]}; declare the set in {LABELS_FILE}") from None
+    if from_masks:
+        return MAMMO13
+    raise DataError(root / LABELS_FILE, "the dataset declares no label set: write its classes as "
+                                        '{"labels": {"background": 0, ...}} to this file or pass --labels '
+                                        "NAME|FILE.json (label maps are never read as a default set)")
 
 
 def _check_mergeable(label_set: LabelSet, sigma: float) -> None:
