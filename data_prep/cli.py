@@ -44,7 +44,7 @@ def _probability(text: str) -> float:
 def _cmd_merge(args) -> None:
     from .crops import merge_dataset
 
-    cases = merge_dataset(args.root, sigma=args.sigma, progress=not args.quiet)
+    cases = merge_dataset(args.root, sigma=args.sigma, label_set=args.labels, progress=not args.quiet)
     print(f"merged {len(cases)} cases under {args.root} (sigma {args.sigma})")
 
 
@@ -59,7 +59,7 @@ def _cmd_crops(args) -> None:
                                 sigma=elastic.sigma if args.elastic_sigma is None else args.elastic_sigma)
     out = build_crops(args.root, args.out, crop_size=args.size, crops_per_image=args.per_image, split=args.split,
                       seed=args.seed, elastic_p=args.elastic_p, progress=not args.quiet, elastic=elastic,
-                      layout=args.layout)
+                      layout=args.layout, label_set=args.labels)
     print(f"wrote {out}")
 
 
@@ -147,12 +147,14 @@ def format_inspection(*store_paths: str | Path) -> str:
 def _cmd_inspect(args) -> None:
     if bool(args.store) == bool(args.root):
         raise ConfigError("inspect needs either --store (one or more crop stores) or --root (a dataset)")
+    if args.store and args.labels:
+        raise ConfigError("a crop store records its label set; --labels applies to --root")
     if args.store:
         print(format_inspection(*args.store))
         return
     from .tables import COUNT_LABELS, dataset_percentages, format_percentage_table
 
-    columns = dataset_percentages(args.dataset, args.root, progress_bar=not args.quiet)
+    columns = dataset_percentages(args.dataset, args.root, progress_bar=not args.quiet, label_set=args.labels)
     print(f"dataset: {args.root} ({args.dataset}), % of pixels per class over full label maps")
     print(format_percentage_table(columns, COUNT_LABELS[args.dataset]))
 
@@ -193,7 +195,7 @@ def _cmd_export_nnunet(args) -> None:
     from .nnunet import export_nnunet
 
     target = export_nnunet(args.dataset, args.root, args.out, args.id, args.name, overwrite=args.overwrite,
-                           progress_bar=not args.quiet)
+                           progress_bar=not args.quiet, label_set=args.labels)
     print(f"wrote {target}")
     if (target / "splits_final.json").is_file():
         print(f"copy {target / 'splits_final.json'} to $nnUNet_preprocessed/{target.name}/ after "
@@ -378,6 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in (merge, inspect):
         _add_quiet(command)
+    for command in (merge, crops, inspect, export):
+        command.add_argument("--labels", metavar="NAME|FILE.json",
+                             help="label set of a kth-seg dataset's label maps (default: ROOT/labels.json; merge: "
+                                  "else mammo13, the mask file names are checked against it)")
     return parser
 
 

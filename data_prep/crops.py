@@ -19,14 +19,14 @@ from tqdm import tqdm
 from mammoseg.data.augment import ElasticParams, elastic_crop, elastic_params_for, extract_crop
 from mammoseg.data.sampling import LabelIndex, class_balanced_centre, exclude_ids_for
 from mammoseg.errors import ConfigError, DataError
-from mammoseg.io.annotations import DEFAULT_MERGE_SIGMA, LABEL_FILE, find_case_image, list_cases, merge_case
+from mammoseg.io.annotations import (DEFAULT_MERGE_SIGMA, LABEL_FILE, LABELS_FILE, MERGE_RECORD, dataset_label_set,
+                                     find_case_image, list_cases, merge_case)
 from mammoseg.io.atomic import atomic_write_bytes
 from mammoseg.io.raster import read_image
 from mammoseg.io.store import CropStore, CropStoreWriter, iter_store_labels, read_crop_store
 from mammoseg.labels import MAMMO13, LabelSet, get_label_set
 
 IMAGE_PAD = 0  # mammogram surroundings are dark air, so zero padding continues the image naturally
-MERGE_RECORD = "label-merge.json"  # written next to splits.csv by `merge_dataset`: how label.png was made
 CROP_SPLITS = ("train", "val")
 
 
@@ -51,10 +51,15 @@ def crop_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
 def make_crop(image: np.ndarray, label: np.ndarray, cy: int, cx: int, size: int, elastic: bool,
               warp_rng: np.random.Generator, params: ElasticParams, label_set: LabelSet = MAMMO13):
     """The stored (image, label) crop: border-padded, elastically deformed when `elastic`."""
-    label_pad = label_set.id(label_set.background)
+    label_pad = label_pad_of(label_set)
     if elastic:
         return elastic_crop(image, label, cy, cx, size, warp_rng, params, IMAGE_PAD, label_pad)
     return extract_crop(image, cy, cx, size, IMAGE_PAD), extract_crop(label, cy, cx, size, label_pad)
+
+
+def label_pad_of(label_set: LabelSet) -> int:
+    """Label of padding outside the image: the background class, else the first class."""
+    return label_set.id(label_set.background) if label_set.background is not None else 0
 
 
 def _require_dir(root: Path) -> Path:
@@ -63,8 +68,10 @@ def _require_dir(root: Path) -> Path:
     return root
 
 
-def read_case(root: str | Path, case: str, label_set: LabelSet = MAMMO13) -> tuple[np.ndarray, np.ndarray]:
-    """(image, label map) of a merged case, checked for matching shapes and valid label ids."""
+def read_case(root: str | Path, case: str, label_set: LabelSet | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(image, label map) of a merged case, checked for matching shapes and valid label ids (of `label_set`,
+    default the dataset's own: `dataset_label_set`)."""
+    label_set = dataset_label_set(root, label_set)
     case_dir = Path(root) / case
     image = read_image(find_case_image(case_dir))
     label_path = case_dir / LABEL_FILE
@@ -93,10 +100,15 @@ def _merge_sigma_of(root: Path) -> float:
 
 
 # ------------------------------------------------------------------------------------------------- datasets
-def merge_dataset(root: str | Path, sigma: float = DEFAULT_MERGE_SIGMA, label_set: LabelSet = MAMMO13,
+def merge_dataset(root: str | Path, sigma: float = DEFAULT_MERGE_SIGMA, label_set: LabelSet | str | None = None,
                   progress: bool = True) -> list[str]:
-    """Merge the masks of every case in splits.csv into label.png; record sigma for the crop stores' provenance."""
+    """Merge the masks of every case in splits.csv into label.png; record sigma for the crop stores' provenance.
+
+    The label set (names = mask file names, merge priority) is `label_set`, else the dataset's labels.json, else
+    MAMMO13 (every mask file name is checked against it); it is written to labels.json so later steps read the
+    label maps with it."""
     root = _require_dir(Path(root))
+    label_set = dataset_label_set(root, label_set, from_masks=True)
     cases = list_cases(root)
     for case in tqdm(cases, desc="merge", unit="case", disable=not progress):
         merge_case(root / case, label_set=label_set, sigma=sigma, write=True)
@@ -105,13 +117,15 @@ def merge_dataset(root: str | Path, sigma: float = DEFAULT_MERGE_SIGMA, label_se
 
 
 def write_merge_record(root: str | Path, sigma: float, label_set: LabelSet = MAMMO13) -> Path:
-    """Note next to splits.csv how the label maps were merged, so crop stores can record it."""
+    """Note next to splits.csv how the label maps were merged (sigma, label set), so crop stores can record it,
+    and declare the label maps' label set in labels.json."""
+    label_set.save_json(Path(root) / LABELS_FILE)
     record = {"sigma": float(sigma), "label_set": label_set.name}
     return atomic_write_bytes(Path(root) / MERGE_RECORD, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
 
 
 def build_crops(root: str | Path, out_path: str | Path, crop_size: int, crops_per_image: int, split: str,
-                seed: int = 0, elastic_p: float = 0.25, label_set: LabelSet = MAMMO13, progress: bool = True,
+                seed: int = 0, elastic_p: float = 0.25, label_set: LabelSet | str | None = None, progress: bool = True,
                 elastic: ElasticParams | None = None, layout: str = "contiguous") -> Path:
     """Write the class-balanced crop store of one split: `crops_per_image` crops per case, centres by the thesis
     rule, elastic deformation with probability `elastic_p` (thesis: 0.25). `layout`: "contiguous" (memory-mappable,
@@ -125,6 +139,7 @@ def build_crops(root: str | Path, out_path: str | Path, crop_size: int, crops_pe
         raise ConfigError(f"elastic probability must be in [0, 1], got {elastic_p}")
     if seed < 0:
         raise ConfigError(f"seed must be >= 0, got {seed}")
+    label_set = dataset_label_set(root, label_set)
     cases = list_cases(root, split)
     if not cases:
         raise DataError(root, f"no cases in split {split!r}")
@@ -132,8 +147,8 @@ def build_crops(root: str | Path, out_path: str | Path, crop_size: int, crops_pe
     exclude = exclude_ids_for(label_set)
     config = {"root": str(root), "crop_size": crop_size, "crops_per_image": crops_per_image, "split": split,
               "seed": seed, "elastic_p": elastic_p, "label_set": label_set.name, "exclude_ids": list(exclude),
-              "image_pad": IMAGE_PAD, "label_pad": label_set.id(label_set.background)}
-    meta = {"label_set": label_set.name, "merge_sigma": _merge_sigma_of(root), "elastic_alpha": params.alpha,
+              "image_pad": IMAGE_PAD, "label_pad": label_pad_of(label_set)}
+    meta = {"label_set": label_set.name, "label_set_json": label_set.to_json(), "merge_sigma": _merge_sigma_of(root), "elastic_alpha": params.alpha,
             "elastic_sigma": params.sigma, "elastic_p": elastic_p, "split": split, "config": config}
     with ExitStack() as stack, tqdm(total=len(cases) * crops_per_image, desc=f"crops {split} {crop_size}",
                                     unit="crop", disable=not progress) as bar:
@@ -163,13 +178,14 @@ def store_elastic_params(store: CropStore) -> ElasticParams:
     return ElasticParams(alpha=float(store.attrs["elastic_alpha"]), sigma=float(store.attrs["elastic_sigma"]))
 
 
-def reproduce_crop(root: str | Path, manifest_row, crop_size: int, label_set: LabelSet = MAMMO13,
+def reproduce_crop(root: str | Path, manifest_row, crop_size: int, label_set: LabelSet | None = None,
                    elastic: ElasticParams | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rebuild one stored crop bit-exactly from its manifest row (a DataFrame row or a dict).
 
     `elastic` must be the store's parameters when it was built with non-default ones (`store_elastic_params`).
     """
     row = dict(manifest_row)
+    label_set = dataset_label_set(root, label_set)
     image, label = read_case(root, row["case"], label_set)
     cy, cx, chosen = int(row["cy"]), int(row["cx"]), int(row["chosen_id"])
     if not (0 <= cy < label.shape[0] and 0 <= cx < label.shape[1]) or (chosen >= 0 and label[cy, cx] != chosen):
@@ -182,6 +198,18 @@ def reproduce_crop(root: str | Path, manifest_row, crop_size: int, label_set: La
 
 
 # ------------------------------------------------------------------------------------------------- statistics
+def store_label_set(store: CropStore) -> LabelSet:
+    """The label set a crop store was built with: its recorded JSON, else the registered name (older stores)."""
+    recorded = store.attrs.get("label_set_json")
+    try:
+        if recorded is not None:
+            return LabelSet.from_json(json.loads(recorded) if isinstance(recorded, str) else recorded)
+        return get_label_set(str(store.attrs.get("label_set")))
+    except KeyError as exc:
+        raise DataError(store.path, f"crop store names an unknown label set: {exc.args[0]}") from None
+    except (DataError, ValueError) as exc:
+        raise DataError(store.path, f"crop store's recorded label set is unreadable: {exc}") from None
+
 def _count_ids(batches, label_set: LabelSet, source) -> np.ndarray:
     counts = np.zeros(256, np.int64)
     for batch in batches:
@@ -214,11 +242,9 @@ def class_pixel_percentages(source, label_set: LabelSet | None = None) -> pd.Ser
         store = None
         batches = [np.asarray(source)] if isinstance(source, np.ndarray) else source
     if label_set is None and store is not None:
-        try:
-            label_set = get_label_set(str(store.attrs.get("label_set")))
-        except KeyError as exc:
-            raise DataError(path, f"crop store names an unknown label set: {exc.args[0]}") from None
-    label_set = label_set or MAMMO13
+        label_set = store_label_set(store)
+    if label_set is None:
+        raise ConfigError("class_pixel_percentages of label arrays needs their label set")
     counts = _count_ids(batches, label_set, path)
     total = counts.sum()
     percent = counts / total * 100.0 if total else np.full(label_set.num_classes, np.nan)

@@ -29,12 +29,13 @@ import numpy as np
 import pandas as pd
 import tifffile
 
+from mammoseg.data.importer import CASE_PATTERN
 from mammoseg.errors import ConfigError, DataError
-from mammoseg.io.annotations import list_cases
+from mammoseg.io.annotations import dataset_label_set, list_cases
 from mammoseg.io.cityscapes import list_cityscapes_pairs, read_cityscapes_pair
 from mammoseg.io.inbreast import load_record, read_mass_dataset
 from mammoseg.io.raster import write_image
-from mammoseg.labels import CITYSCAPES19, MAMMO13, LabelSet
+from mammoseg.labels import CITYSCAPES19, LabelSet
 
 from .crops import read_case
 from .kinds import EXPORT_KINDS
@@ -42,7 +43,6 @@ from .outputs import atomic_dir, progress, write_csv, write_json
 from .slices import compact_hu, load_scan, read_ct_dataset
 
 DEFAULT_NAMES = {"kth-seg": "KthSeg", "oulu-mass": "OuluMass", "cityscapes": "Cityscapes", "pig-ct": "PigCT"}
-_CASE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 CITYSCAPES_OFFSET = 1  # nnU-Net needs label 0 = "background"; Cityscapes has none, so train ids move up by one
 
@@ -69,12 +69,25 @@ class ExportSpec:
 
 
 def labels_of(label_set: LabelSet) -> dict:
-    """nnU-Net's label dict (name -> id), background first, in id order."""
-    return {name: i for i, name in enumerate(label_set.names)}
+    """nnU-Net's label dict (name -> id) in id order; an ignore id becomes "ignore", the id after the last class
+    (nnU-Net wants it highest and consecutive; `export_label_map` moves the pixels)."""
+    labels = {name: i for i, name in enumerate(label_set.names)}
+    if label_set.ignore_id is not None:
+        labels["ignore"] = label_set.num_classes
+    return labels
+
+
+def export_label_map(label: np.ndarray, label_set: LabelSet) -> np.ndarray:
+    """A label map in `labels_of(label_set)` ids: the ignore id (if any) moved to the id after the last class."""
+    if label_set.ignore_id is None or label_set.ignore_id == label_set.num_classes:
+        return label
+    out = label.copy()
+    out[label == label_set.ignore_id] = label_set.num_classes
+    return out
 
 
 def _check_case(case: str, source: Path) -> str:
-    if not _CASE_PATTERN.fullmatch(case):
+    if not CASE_PATTERN.fullmatch(case):
         raise DataError(source, f"case name {case!r} is not usable as an nnU-Net identifier "
                                 "(letters, digits, '_' and '-' only)")
     return case
@@ -86,16 +99,18 @@ def _checked_png_image(image: np.ndarray, source: Path) -> np.ndarray:
     return image
 
 
-def _kth_seg_spec(root: Path) -> ExportSpec:
+def _kth_seg_spec(root: Path, label_set=None) -> ExportSpec:
+    label_set = dataset_label_set(root, label_set)
+
     def loader(case):
         def load():
-            image, label = read_case(root, case, MAMMO13)
-            return _checked_png_image(image, root / case), label, None
+            image, label = read_case(root, case, label_set)
+            return _checked_png_image(image, root / case), export_label_map(label, label_set), None
         return load
     cases = [ExportCase(_check_case(c, root / c), s, root / c, root / c / "label.png", loader(c))
              for s in ("train", "val", "test") for c in list_cases(root, s)]
-    return ExportSpec("kth-seg", {"0": "mammogram"}, labels_of(MAMMO13), ".png", "NaturalImage2DIO",
-                      "kth-seg mammograms, 13 classes (MAMMO13 ids)", cases)
+    return ExportSpec("kth-seg", {"0": "mammogram"}, labels_of(label_set), ".png", "NaturalImage2DIO",
+                      f"kth-seg mammograms, {label_set.num_classes} classes (label set {label_set.name})", cases)
 
 
 def _mass_spec(root: Path) -> ExportSpec:
@@ -148,7 +163,9 @@ _SPECS = {"kth-seg": _kth_seg_spec, "oulu-mass": _mass_spec, "cityscapes": _city
           "pig-ct": _pig_ct_spec}
 
 
-def export_spec(kind: str, root: str | Path) -> ExportSpec:
+def export_spec(kind: str, root: str | Path, label_set=None) -> ExportSpec:
+    """What to export; `label_set` (a name, JSON file or LabelSet) replaces a kth-seg dataset's own labels, the
+    other layouts have fixed ones."""
     if kind == "kth-cls":
         raise ConfigError("kth-cls is an image classification dataset; nnU-Net trains segmentation models, so there "
                           "is nothing to export")
@@ -157,7 +174,9 @@ def export_spec(kind: str, root: str | Path) -> ExportSpec:
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, "dataset root not found")
-    return _SPECS[kind](root)
+    if label_set is not None and kind != "kth-seg":
+        raise ConfigError(f"{kind} has a fixed label set; --labels applies to kth-seg datasets")
+    return _kth_seg_spec(root, label_set) if kind == "kth-seg" else _SPECS[kind](root)
 
 
 def dataset_folder_name(dataset_id: int, name: str) -> str:
@@ -209,10 +228,10 @@ def nnunet_splits(cases: list[ExportCase]) -> list[dict] | None:
 
 
 def export_nnunet(kind: str, root: str | Path, out_root: str | Path, dataset_id: int, name: str | None = None,
-                  overwrite: bool = False, progress_bar: bool = True) -> Path:
+                  overwrite: bool = False, progress_bar: bool = True, label_set=None) -> Path:
     """Export the dataset at `root` to `<out_root>/Dataset<ID>_<Name>` (see the module docstring)."""
     folder_name = dataset_folder_name(dataset_id, name or DEFAULT_NAMES.get(kind, kind))
-    spec = export_spec(kind, root)
+    spec = export_spec(kind, root, label_set)
     if not spec.cases:
         raise DataError(root, "no cases to export")
     if not any(c.split in ("train", "val") for c in spec.cases):

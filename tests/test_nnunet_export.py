@@ -64,6 +64,7 @@ def kthseg_root(tmp_path, rng):
         write_image(root / case / "image.png", (rng.random((12, 10)) * 4095).astype(np.uint16))
         write_image(root / case / "label.png", rng.integers(0, MAMMO13.num_classes, (12, 10)).astype(np.uint8))
     (root / "splits.csv").write_text("case,split\n" + "".join(f"{c},{s}\n" for c, s in splits.items()))
+    MAMMO13.save_json(root / "labels.json")  # the dataset declares its label set
     return root
 
 

@@ -13,7 +13,7 @@ from mammoseg.data.preprocess import KthClsParams, extract_block, kth_cls_prepro
 from mammoseg.io.dicom import write_dicom
 from mammoseg.io.inbreast import read_mass_dataset
 from mammoseg.io.raster import read_image, write_image, write_mask
-from mammoseg.labels import DDSM3
+from mammoseg.labels import DDSM3, MAMMO13
 
 SMALL_CLS = ["--work-size", "64", "--size", "16", "-q"]
 
@@ -240,6 +240,7 @@ def kthseg_root(tmp_path, rng):
         write_image(root / case / "image.png", (rng.random((4, 4)) * 4000).astype(np.uint16))
         write_image(root / case / "label.png", np.array(label, np.uint8))
     (root / "splits.csv").write_text("case,split\na,train\nb,val\nc,test\n")
+    MAMMO13.save_json(root / "labels.json")  # the dataset declares its label set
     return root
 
 

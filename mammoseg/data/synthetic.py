@@ -16,7 +16,8 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import ConfigError
-from ..io.annotations import (IMAGE_STEM, MASKS_DIR, SPLITS, SPLITS_FILE, format_splits, merge_case)
+from ..io.annotations import (IMAGE_STEM, LABELS_FILE, MASKS_DIR, SPLITS, SPLITS_FILE, format_splits,
+                              merge_case)
 from ..io.atomic import atomic_write_bytes
 from ..io.raster import write_image, write_mask
 from ..labels import MAMMO13
@@ -486,4 +487,5 @@ def make_kthseg_dataset(root: str | Path, n_cases: int = 24, image_size=(384, 32
             merge_case(case_dir, MAMMO13, sigma=sigma)
     splits = {case_name(i): SPLITS[split_of[i]] for i in range(n_cases)}
     atomic_write_bytes(root / SPLITS_FILE, format_splits(splits))
+    MAMMO13.save_json(root / LABELS_FILE)  # the dataset declares its labels (mammoseg.io.annotations)
     return root

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..io.raster import RASTER_SUFFIXES, read_image, write_image
-from ..labels import BINARY, CITYSCAPES19, MAMMO13, LabelSet, get_label_set
+from ..labels import BINARY, CITYSCAPES19, MAMMO13, LabelSet, load_label_set
 from .report import overlay, write_rgb
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
@@ -111,13 +111,12 @@ def load_inference_weights(model, path) -> None:
         raise DataError(path, f"{hint}: {_one_line(partial[0].message)}")
 
 
-def label_set_for(num_classes: int, name: str | None = None) -> LabelSet:
-    """The named label set, else the one with this many classes, else numbered classes with distinct colours."""
+def label_set_for(num_classes: int, name=None) -> LabelSet:
+    """The given label set (a registered name, a JSON file such as a dataset.json, or a LabelSet), else the one
+    with this many classes, else numbered classes with distinct colours."""
     if name:
-        try:
-            label_set = get_label_set(name)
-        except KeyError as exc:
-            raise ConfigError(str(exc.args[0])) from None
+        label_set = load_label_set(name)
+        name = label_set.name
         if num_classes > 1 and label_set.num_classes != num_classes:
             raise ConfigError(f"label set {name!r} has {label_set.num_classes} classes, the model outputs "
                               f"{num_classes}")
