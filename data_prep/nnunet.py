@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 import tifffile
 
-from mammoseg.data.importer import CASE_PATTERN
+from mammoseg.data.importer import CASE_PATTERN, export_label_map, labels_of
 from mammoseg.errors import ConfigError, DataError
 from mammoseg.io.annotations import dataset_label_set, list_cases
 from mammoseg.io.cityscapes import list_cityscapes_pairs, read_cityscapes_pair
 from mammoseg.io.inbreast import load_record, read_mass_dataset
 from mammoseg.io.raster import write_image
-from mammoseg.labels import CITYSCAPES19, LabelSet
+from mammoseg.labels import CITYSCAPES19
 
 from .crops import read_case
 from .kinds import EXPORT_KINDS
@@ -66,24 +66,6 @@ class ExportSpec:
     description: str
     cases: list[ExportCase]
     copy_image: bool = False  # the source file already is the exported image (Cityscapes' RGB PNG)
-
-
-def labels_of(label_set: LabelSet) -> dict:
-    """nnU-Net's label dict (name -> id) in id order; an ignore id becomes "ignore", the id after the last class
-    (nnU-Net wants it highest and consecutive; `export_label_map` moves the pixels)."""
-    labels = {name: i for i, name in enumerate(label_set.names)}
-    if label_set.ignore_id is not None:
-        labels["ignore"] = label_set.num_classes
-    return labels
-
-
-def export_label_map(label: np.ndarray, label_set: LabelSet) -> np.ndarray:
-    """A label map in `labels_of(label_set)` ids: the ignore id (if any) moved to the id after the last class."""
-    if label_set.ignore_id is None or label_set.ignore_id == label_set.num_classes:
-        return label
-    out = label.copy()
-    out[label == label_set.ignore_id] = label_set.num_classes
-    return out
 
 
 def _check_case(case: str, source: Path) -> str:

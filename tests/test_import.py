@@ -173,6 +173,14 @@ def test_case_name_collisions_and_class_tables(tmp_path, rng):
         write_image(tmp_path / "m" / f"{stem}.png", mask)
     with pytest.raises(DataError, match="collide.*'a_b'"):
         import_folders(tmp_path / "i", tmp_path / "m", tmp_path / "out", TISSUE, progress=False)
+    # an "ignore" entry listed last is nnU-Net's ignore label: the id after the last class
+    ignore = parse_class_spec("background=0,mass=255,ignore=128")
+    write_image(tmp_path / "m2" / "x.png", np.array([[0, 255], [128, 0]], np.uint8))
+    write_image(tmp_path / "i2" / "x.png", np.zeros((2, 2), np.uint8))
+    import_folders(tmp_path / "i2", tmp_path / "m2", tmp_path / "ign", ignore, progress=False)
+    dataset, cases = validate_nnunet_raw(tmp_path / "ign")
+    assert dataset["labels"] == {"background": 0, "mass": 1, "ignore": 2}
+    np.testing.assert_array_equal(cases["x"][2], [[0, 1], [2, 0]])
     with pytest.raises(ConfigError, match="must be named 'background'"):
         parse_class_spec("mass=255,background=0")
     with pytest.raises(ConfigError, match="share one mask value"):

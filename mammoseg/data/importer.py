@@ -405,9 +405,27 @@ def _write_json(path: Path, content) -> None:
     atomic_write_bytes(path, (json.dumps(content, indent=2) + "\n").encode("utf-8"))
 
 
+def labels_of(label_set: LabelSet) -> dict:
+    """nnU-Net's label dict (name -> id) in id order; an ignore id becomes "ignore", the id after the last class
+    (nnU-Net wants it highest and consecutive; `export_label_map` moves the pixels)."""
+    labels = {name: i for i, name in enumerate(label_set.names)}
+    if label_set.ignore_id is not None:
+        labels["ignore"] = label_set.num_classes
+    return labels
+
+
+def export_label_map(label: np.ndarray, label_set: LabelSet) -> np.ndarray:
+    """A label map in `labels_of(label_set)` ids: the ignore id (if any) moved to the id after the last class."""
+    if label_set.ignore_id is None or label_set.ignore_id == label_set.num_classes:
+        return label
+    out = label.copy()
+    out[label == label_set.ignore_id] = label_set.num_classes
+    return out
+
+
 def dataset_json(label_set: LabelSet, n_training: int, name: str, channel_name: str, description: str) -> dict:
     """nnU-Net v2's dataset.json for a 2-D grayscale PNG dataset."""
-    return {"channel_names": {"0": channel_name}, "labels": label_set.labels_dict(), "numTraining": int(n_training),
+    return {"channel_names": {"0": channel_name}, "labels": labels_of(label_set), "numTraining": int(n_training),
             "file_ending": FILE_ENDING, "overwrite_image_reader_writer": READER_WRITER, "name": name,
             "description": description}
 
@@ -441,7 +459,7 @@ def import_cases(cases: list[SourceCase], out, label_set: LabelSet, *, classes: 
             image_path.parent.mkdir(exist_ok=True)
             label_path.parent.mkdir(exist_ok=True)
             write_image(image_path, image)
-            write_image(label_path, label)
+            write_image(label_path, export_label_map(label, label_set))
             rows.append({"case": case.case, "split": case.split, "image": str(image_path.relative_to(folder)),
                          "label": str(label_path.relative_to(folder)), "image_source": str(case.image),
                          "mask_source": str(case.mask) if case.mask is not None
