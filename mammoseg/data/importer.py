@@ -75,7 +75,7 @@ class ImportReport:
 def case_name(stem: str) -> str:
     """`stem` made a valid nnU-Net case identifier: runs of other characters become one '_'."""
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", stem)
-    name = re.sub(r"^[_-]+", "", name)
+    name = re.sub(r"^[_-]+|_+$", "", name)
     if not CASE_PATTERN.fullmatch(name):
         raise DataError(None, f"cannot make a case name from {stem!r} (needs a letter or digit)")
     return name
