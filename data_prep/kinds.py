@@ -2,4 +2,4 @@
 command-line parser (and `--help`) stays fast."""
 
 EXPORT_KINDS = ("kth-seg", "oulu-mass", "cityscapes", "pig-ct")  # export-nnunet
-TABLE_KINDS = ("kth-seg", "cityscapes", "oulu-mass", "pig-ct")  # inspect --root
+TABLE_KINDS = ("kth-seg", "cityscapes", "oulu-mass", "pig-ct", "nnunet")  # inspect --root

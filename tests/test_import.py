@@ -108,6 +108,13 @@ def test_import_value_coded_masks_from_the_command_line(folders, tmp_path, capsy
         np.testing.assert_array_equal(cases[stem][1], image)  # 16-bit kept
         np.testing.assert_array_equal(cases[stem][2], ids)
     assert json.loads((out / "splits_final.json").read_text()) == [{"train": ["p1", "p2"], "val": ["p3"]}]
+    code, stdout, _ = run(["inspect", "--root", str(out), "--dataset", "nnunet", "-q"], capsys)  # its own labels
+    rows = {line.rsplit(None, 3)[0].strip(): line.split()[-3:] for line in stdout.splitlines()[2:]}
+    assert code == 0 and rows["# Images"] == ["2", "1", "1"]
+    for name, i in TISSUE_LABELS["labels"].items():
+        shares = [np.mean(np.concatenate([expected[s][1].ravel() for s in stems]) == i) * 100
+                  for stems in (("p1", "p2"), ("p3",), ("p4",))]
+        assert rows[name] == [f"{v:.2f}%" for v in shares], name
     manifest = pd.read_csv(out / "mammoseg-import.csv")
     assert list(manifest["case"]) == ["p1", "p2", "p3", "p4"] and (manifest["dtype"] == "uint16").all()
     # the same table from a JSON file gives the same dataset
