@@ -382,8 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_quiet(command)
     for command in (merge, crops, inspect, export):
         command.add_argument("--labels", metavar="NAME|FILE.json",
-                             help="label set of a kth-seg dataset's label maps (default: ROOT/labels.json; merge: "
-                                  "else mammo13, the mask file names are checked against it)")
+                             help="label set of the dataset's label maps (default: kth-seg ROOT/labels.json, "
+                                  "nnunet ROOT/dataset.json; merge: else mammo13, the mask file names are checked "
+                                  "against it)")
     return parser
 
 

@@ -272,6 +272,14 @@ def test_import_per_class_masks_with_priority(tmp_path, rng, capsys):
     assert main(["import", "--class-masks", str(root), "--out", str(tmp_path / "own"), "-q"]) == 0
     _, own = validate_nnunet_raw(tmp_path / "own")
     np.testing.assert_array_equal(own["c0"][2], label)
+    # a listed case without masks/ is an error unless skipped
+    shutil.rmtree(root / "c1" / "masks")
+    code, _, err = run(["import", "--class-masks", str(root), "--out", str(tmp_path / "y"), "-q"], capsys)
+    assert code == 2 and "1 case(s) without a masks/ folder: c1" in err
+    code, stdout, _ = run(["import", "--class-masks", str(root), "--out", str(tmp_path / "y"), "-q",
+                           "--skip-unlabelled"], capsys)
+    assert code == 0 and "skipped 1 image(s)" in stdout and sorted(validate_nnunet_raw(tmp_path / "y")[1]) == [
+        "c0", "c2"]
     # a mask file that names no class of the set
     write_mask(root / "c1" / "masks" / "nipple.png", np.zeros((16, 12), bool))
     code, _, err = run(["import", "--class-masks", str(root), "--out", str(tmp_path / "x"), "-q"], capsys)
